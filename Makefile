@@ -1,0 +1,45 @@
+# Two entry points (see README): `make chat` and `make test`. Everything else is set-up.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+# Portable CPU flags: llama-cpp-python builds from source in minutes instead of ~20.
+export CMAKE_ARGS ?= -DLLAVA_BUILD=OFF -DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON
+export HF_HUB_OFFLINE := 1
+export ANONYMIZED_TELEMETRY := False
+export GRADIO_ANALYTICS_ENABLED := False
+
+.PHONY: install chat test unit evals browser bench clean-store
+
+$(VENV)/.installed: pyproject.toml constraints.txt
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --upgrade 'pip>=24' >/dev/null
+	$(PY) -m pip install -c constraints.txt -e '.[test]'
+	touch $@
+
+install: $(VENV)/.installed
+
+# Debian's Chromium for the browser tests (Playwright drives /usr/bin/chromium; it never downloads a browser).
+browser:
+	@if [ ! -x /usr/bin/chromium ]; then \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium chromium-driver >/dev/null; \
+	fi
+
+chat: install
+	$(VENV)/bin/rag chat
+
+test: install browser
+	$(PY) -m pytest tests evals
+
+unit: install
+	$(PY) -m pytest tests -m "not model and not browser"
+
+evals: install
+	$(PY) -m pytest evals
+
+bench: install
+	$(PY) benchmarks/run.py
+
+clean-store:
+	rm -rf data/store

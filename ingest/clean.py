@@ -1,0 +1,60 @@
+"""Clean: strip web boilerplate from article text, keeping the article itself intact.
+
+Rules are line based: a line is dropped only when it matches a known boilerplate pattern as a
+whole, so article sentences are never cut. Trailers ("Latest news", "Must read", ...) end the
+article: everything from them on is navigation. No well-kept library does this on plain text
+(trafilatura/justext need the HTML DOM), hence these rules.
+"""
+from __future__ import annotations
+
+import re
+
+# Whole lines that are site chrome.
+_DROP_LINE = [
+    re.compile(p, re.IGNORECASE)
+    for p in (
+        r"skip to (main )?content",
+        r"support us",
+        r"advanced settings",
+        r"(share|print|subscribe|menu|search|close|home)",
+        r"photo( credit)?s?\s*:.*",
+        r"(image|picture|credit)s?\s*:.*",
+        r"read (also|more)\b.*",
+        r"see also\s*:.*",
+        r".*\bbecome our patron\b.*",
+        r"[•·\-\s]*([a-z]{2}-[A-Z]{2}\d*\s*){2,}",  # language switcher: de-DE1 en-GB1 ...
+        r"(recommended( to you)?|related( articles)?)",
+    )
+]
+# A line starting a trailer of links to other articles: the article is over.
+_TRAILER = re.compile(r"^(latest news|must read|you might also like.*|related (news|posts)|more from .*)$", re.IGNORECASE)
+
+
+def clean_text(text: str) -> str:
+    """Remove boilerplate lines and trailers; normalise line endings and blank runs."""
+    text = text.replace("\r\n", "\n").replace("\r", "\n").replace("\u00a0", " ")
+    lines = [line.rstrip() for line in text.split("\n")]
+    kept: list[str] = []
+    for i, line in enumerate(lines):
+        stripped = line.strip()
+        if _TRAILER.match(stripped):
+            break
+        if stripped and any(p.fullmatch(stripped) for p in _DROP_LINE):
+            continue
+        if stripped and _is_truncated_duplicate(stripped, lines[i + 1 :]):
+            continue  # breadcrumb like "ArticlesSome title..." repeating the real title
+        kept.append(line)
+    cleaned = "\n".join(kept)
+    cleaned = re.sub(r"[ \t]+\n", "\n", cleaned)
+    cleaned = re.sub(r"\n{3,}", "\n\n", cleaned)
+    return cleaned.strip() + "\n" if cleaned.strip() else ""
+
+
+def _is_truncated_duplicate(line: str, following: list[str]) -> bool:
+    if not line.endswith(("...", "…")):
+        return False
+    stem = line.rstrip(".…").strip()
+    nxt = next((f.strip() for f in following if f.strip()), "")
+    # the stem may carry a glued breadcrumb prefix ("Articles"), so compare its tail
+    tail = stem[-40:]
+    return len(tail) >= 20 and tail in nxt and len(nxt) > len(tail)

@@ -1,0 +1,135 @@
+"""Load: turn a file on disk into raw text, or a clear, specific error.
+
+Supported: .txt, .md/.markdown, .html/.htm (visible text only, via trafilatura), .pdf (pypdf).
+Text encodings other than UTF-8 (cp1251, latin-1, ...) are detected with charset-normalizer.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+TEXT_SUFFIXES = {".txt", ".md", ".markdown"}
+HTML_SUFFIXES = {".html", ".htm"}
+PDF_SUFFIXES = {".pdf"}
+SUPPORTED_SUFFIXES = TEXT_SUFFIXES | HTML_SUFFIXES | PDF_SUFFIXES
+
+
+class LoadError(ValueError):
+    """A file that cannot be ingested; ``str()`` is a one-line reason naming the file."""
+
+    def __init__(self, path: Path | str, reason: str) -> None:
+        self.path = str(path)
+        self.reason = reason
+        super().__init__(f"{path}: {reason}")
+
+
+@dataclass(frozen=True)
+class LoadedFile:
+    path: Path
+    text: str
+    format: str  # text | html | pdf
+    encoding: str | None = None
+    html_title: str | None = None
+    html_date: str | None = None
+
+
+def load_file(path: Path, max_bytes: int) -> LoadedFile:
+    """Read ``path`` and return its text. Raises LoadError with the reason on any problem."""
+    suffix = path.suffix.lower()
+    if suffix not in SUPPORTED_SUFFIXES:
+        raise LoadError(path, f"unsupported file type {suffix or '(none)'}; supported: {', '.join(sorted(SUPPORTED_SUFFIXES))}")
+    try:
+        size = path.stat().st_size
+        if size > max_bytes:
+            raise LoadError(path, f"file is {size / 1e6:.1f} MB, over the {max_bytes / 1e6:.0f} MB limit")
+        if size == 0:
+            raise LoadError(path, "empty file")
+        data = path.read_bytes()
+    except PermissionError:
+        raise LoadError(path, "permission denied") from None
+    except FileNotFoundError:
+        raise LoadError(path, "no such file") from None
+    except IsADirectoryError:
+        raise LoadError(path, "is a directory") from None
+    except OSError as exc:
+        raise LoadError(path, f"cannot read: {exc.strerror or exc}") from None
+
+    if suffix in PDF_SUFFIXES:
+        return LoadedFile(path, _pdf_text(path, data), "pdf")
+    text, encoding = decode_text(path, data)
+    if suffix in HTML_SUFFIXES:
+        body, title, date = _html_text(path, text)
+        return LoadedFile(path, body, "html", encoding, title, date)
+    if not text.strip():
+        raise LoadError(path, "empty file (only whitespace)")
+    return LoadedFile(path, text, "text", encoding)
+
+
+def decode_text(path: Path | str, data: bytes) -> tuple[str, str]:
+    """Decode bytes as UTF-8, else as the encoding charset-normalizer detects."""
+    if b"\x00" in data[:8192]:
+        raise LoadError(path, "binary file (contains NUL bytes), not text")
+    try:
+        return data.decode("utf-8-sig"), "utf-8"
+    except UnicodeDecodeError:
+        pass
+    from charset_normalizer import from_bytes
+
+    best = from_bytes(data).best()
+    if best is None:
+        raise LoadError(path, "binary or undecodable file: no text encoding fits")
+    text = str(best)
+    if _control_ratio(text) > 0.05:
+        raise LoadError(path, "binary file: decoded text is mostly control characters")
+    return text, best.encoding
+
+
+def _control_ratio(text: str) -> float:
+    if not text:
+        return 0.0
+    bad = sum(1 for ch in text if ord(ch) < 32 and ch not in "\n\r\t\f")
+    return bad / len(text)
+
+
+def _html_text(path: Path | str, html: str) -> tuple[str, str | None, str | None]:
+    """Visible main text of an HTML page (scripts, styles, hidden elements and navigation dropped)."""
+    import trafilatura
+    from lxml import html as lxml_html
+
+    # Hidden elements are not visible text: remove them before extraction.
+    try:
+        tree = lxml_html.fromstring(html)
+    except Exception as exc:  # lxml raises several types for garbage input
+        raise LoadError(path, f"unparseable HTML: {exc}") from None
+    for el in tree.xpath(
+        "//script|//style|//noscript|//template|//*[@hidden]|//*[@aria-hidden='true']"
+        "|//*[contains(translate(@style,' ',''),'display:none')]|//*[contains(translate(@style,' ',''),'visibility:hidden')]"
+    ):
+        el.drop_tree()
+    cleaned = lxml_html.tostring(tree, encoding="unicode")
+    body = trafilatura.extract(cleaned, include_comments=False, include_tables=True, favor_recall=True, with_metadata=False)
+    if not body:
+        body = "\n\n".join(t.strip() for t in tree.xpath("//body//text()") if t.strip())
+    if not body or not body.strip():
+        raise LoadError(path, "HTML page has no visible text")
+    meta = trafilatura.extract_metadata(cleaned)
+    title = meta.title if meta is not None else None
+    date = meta.date if meta is not None else None
+    return body, title, date
+
+
+def _pdf_text(path: Path, data: bytes) -> str:
+    import io
+
+    from pypdf import PdfReader
+    from pypdf.errors import PdfReadError
+
+    try:
+        reader = PdfReader(io.BytesIO(data))
+        pages = [page.extract_text() or "" for page in reader.pages]
+    except (PdfReadError, ValueError, KeyError) as exc:
+        raise LoadError(path, f"unreadable PDF: {exc}") from None
+    text = "\n\n".join(p.strip() for p in pages if p.strip())
+    if not text:
+        raise LoadError(path, "PDF has no extractable text (scanned images need OCR)")
+    return text

@@ -1,0 +1,185 @@
+"""Ingest pipeline: load → clean → split → embed → store, idempotent per document.
+
+Chunk ids derive from content (source name, span and text), so re-ingesting an unchanged
+document adds nothing. For a changed document the new chunks are written first and the stale
+ones deleted after: a crash in between leaves extra chunks that the next ingest removes, never a
+document with no chunks.
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Iterable
+
+from ingest.clean import clean_text
+from ingest.load import SUPPORTED_SUFFIXES, LoadError, load_file
+from ingest.metadata import content_hash, document_date, document_title, parse_iso
+from ingest.split import Chunk, split_text
+from rag.config import Settings
+from rag.store import Store
+
+
+@dataclass
+class DocumentResult:
+    source: str
+    added: int = 0
+    unchanged: int = 0
+    removed: int = 0
+
+
+@dataclass
+class IngestReport:
+    """What one ingest run did."""
+
+    documents: list[DocumentResult] = field(default_factory=list)
+    errors: list[LoadError] = field(default_factory=list)
+
+    @property
+    def added(self) -> int:
+        return sum(d.added for d in self.documents)
+
+    @property
+    def unchanged(self) -> int:
+        return sum(d.unchanged for d in self.documents)
+
+    @property
+    def removed(self) -> int:
+        return sum(d.removed for d in self.documents)
+
+    @property
+    def ok(self) -> bool:
+        return not self.errors
+
+    def summary(self) -> str:
+        return (f"{len(self.documents)} documents: {self.added} chunks added, {self.unchanged} unchanged, "
+                f"{self.removed} removed; {len(self.errors)} errors")
+
+
+@dataclass(frozen=True)
+class PreparedDocument:
+    source: str
+    title: str
+    text: str
+    chunks: list[Chunk]
+    metadata: dict[str, Any]
+
+
+def chunk_id(source: str, chunk: Chunk) -> str:
+    key = f"{source}\x00{chunk.start}\x00{chunk.display_text}".encode("utf-8")
+    return hashlib.sha256(key).hexdigest()[:32]
+
+
+def prepare_document(path: Path, settings: Settings, source: str | None = None) -> PreparedDocument:
+    """Load, clean, describe and split one file. Raises LoadError for unusable input."""
+    loaded = load_file(path, settings.max_file_bytes)
+    text = clean_text(loaded.text)
+    if not text.strip():
+        raise LoadError(path, "no text left after removing boilerplate")
+    source = source or path.name
+    title = (loaded.html_title or "").strip() or document_title(text, fallback=path.stem)
+    date = parse_iso(loaded.html_date) if loaded.html_date else None
+    date = date or document_date(text)
+    meta: dict[str, Any] = {
+        "source": source,
+        "title": title,
+        "content_hash": content_hash(text),
+        "format": loaded.format,
+        "date": date.iso if date else "",
+        "date_label": date.label if date else "",
+    }
+    if date:
+        meta["month"] = date.month
+        meta["day"] = date.day
+        if date.year:
+            meta["year"] = date.year
+            meta["date_ord"] = date.ordinal
+    chunks = split_text(text, settings.chunk_size, settings.chunk_overlap, title=title)
+    return PreparedDocument(source, title, text, chunks, meta)
+
+
+def iter_files(paths: Iterable[Path]) -> Iterable[tuple[Path, LoadError | None]]:
+    """Files under ``paths`` (directories walked, hidden files skipped), with an error for missing paths."""
+    for p in paths:
+        p = Path(p)
+        if p.is_dir():
+            for root, dirs, files in os.walk(p):
+                dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+                for name in sorted(files):
+                    if not name.startswith("."):
+                        yield Path(root) / name, None
+        elif p.exists() or p.is_symlink():
+            yield p, None
+        else:
+            yield p, LoadError(p, "no such file or directory")
+
+
+class Ingestor:
+    """Ingests files into a Store; ``run`` is safe to repeat."""
+
+    def __init__(self, store: Store, settings: Settings | None = None) -> None:
+        self.store = store
+        self.settings = settings or store.settings
+
+    def run(self, paths: Iterable[Path | str], progress: bool = True,
+            on_file: Callable[[int, int, str], None] | None = None) -> IngestReport:
+        """Ingest every file under ``paths``; per-file problems are collected, never raised."""
+        from tqdm import tqdm
+
+        report = IngestReport()
+        files = list(iter_files(Path(p) for p in paths))
+        seen: dict[str, Path] = {}
+        bar = tqdm(files, desc="ingesting", unit="file", disable=not progress, file=sys.stderr)
+        for i, (path, error) in enumerate(bar):
+            bar.set_postfix_str(path.name[:30])
+            if on_file:
+                on_file(i, len(files), path.name)
+            if error is not None:
+                report.errors.append(error)
+                continue
+            if path.name in seen and seen[path.name].resolve() != path.resolve():
+                report.errors.append(LoadError(path, f"another file named {path.name} ({seen[path.name]}) was ingested in this run; rename one"))
+                continue
+            seen[path.name] = path
+            try:
+                doc = prepare_document(path, self.settings)
+                report.documents.append(self.store_document(doc))
+            except LoadError as exc:
+                report.errors.append(exc)
+            except Exception as exc:  # a store failure on one file must not lose the others
+                report.errors.append(LoadError(path, f"could not store: {exc}"))
+        bar.close()
+        return report
+
+    def store_document(self, doc: PreparedDocument) -> DocumentResult:
+        """Write ``doc``'s chunks: add what is new, then delete its stale chunks."""
+        existing = {c.id for c in self.store.get(where={"source": doc.source}, with_text=False)}
+        ids, texts, metas = [], [], []
+        for n, chunk in enumerate(doc.chunks):
+            cid = chunk_id(doc.source, chunk)
+            if cid in ids:
+                continue
+            ids.append(cid)
+            texts.append(chunk.display_text)
+            metas.append({**doc.metadata, "chunk_index": n, "n_chunks": len(doc.chunks), "start": chunk.start,
+                          "end": chunk.end, "heading": chunk.heading,
+                          "body_offset": len(chunk.display_text) - len(chunk.body)})
+        new = [(i, t, m) for i, t, m in zip(ids, texts, metas) if i not in existing]
+        batch = max(1, self.settings.embed_batch_size * 4)
+        for s in range(0, len(new), batch):
+            part = new[s : s + batch]
+            self.store.add([p[0] for p in part], [p[1] for p in part], [p[2] for p in part])
+        stale = sorted(existing - set(ids))
+        self.store.delete(stale)
+        return DocumentResult(doc.source, added=len(new), unchanged=len(ids) - len(new), removed=len(stale))
+
+    def remove(self, source: str) -> int:
+        """Delete every chunk of document ``source``; returns how many were removed."""
+        ids = [c.id for c in self.store.get(where={"source": source}, with_text=False)]
+        self.store.delete(ids)
+        return len(ids)
+
+
+__all__ = ["Ingestor", "IngestReport", "prepare_document", "chunk_id", "SUPPORTED_SUFFIXES"]

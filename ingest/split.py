@@ -1,0 +1,97 @@
+"""Split: cut a cleaned document into overlapping, sentence-bounded chunks that keep their heading.
+
+A chunk cut off from its heading loses who is speaking (seed 003 puts quotes under headings
+naming the speaker and topic), so each chunk records the heading path above it; the store
+embeds and shows ``heading + body`` while the exact body span in the cleaned text is kept for
+citations. Sentence-aware splitting itself is LangChain's RecursiveCharacterTextSplitter.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from langchain_text_splitters import RecursiveCharacterTextSplitter
+
+from ingest.metadata import _is_dateline
+
+# Paragraph, line, sentence end, clause, word: the splitter tries these in order.
+_SEPARATORS = [r"\n\n+", r"\n", r"(?<=[.!?…])[”\"’»)]?\s+(?=[A-Z“\"«(])", r"(?<=[;:])\s+", r"\s+"]
+
+
+@dataclass(frozen=True)
+class Chunk:
+    body: str  # exact text of cleaned[start:end]
+    start: int
+    end: int
+    heading: str  # "" or "Level-1 heading — level-2 heading"
+
+    @property
+    def display_text(self) -> str:
+        """What is embedded, searched and shown to the model: heading line, then the body."""
+        return f"{self.heading}\n{self.body}" if self.heading else self.body
+
+
+def _is_heading(block: str) -> bool:
+    if "\n" in block.strip():
+        return False
+    line = block.strip()
+    words = line.split()
+    if not words or len(words) > 14:
+        return False
+    if _is_dateline(line):
+        return False
+    return not line.endswith((".", ",", ";", "”", '"', "»", "’"))
+
+
+def _paragraphs(text: str) -> list[tuple[int, int]]:
+    spans, pos = [], 0
+    for m in re.finditer(r"\n\s*\n", text):
+        if text[pos : m.start()].strip():
+            spans.append((pos, m.start()))
+        pos = m.end()
+    if text[pos:].strip():
+        spans.append((pos, len(text)))
+    return spans
+
+
+def split_text(text: str, chunk_size: int, chunk_overlap: int, title: str | None = None) -> list[Chunk]:
+    """Chunks of ``text`` with spans; headings (other than the title line) become chunk context."""
+    splitter = RecursiveCharacterTextSplitter(
+        chunk_size=chunk_size,
+        chunk_overlap=chunk_overlap,
+        separators=_SEPARATORS,
+        is_separator_regex=True,
+        keep_separator="end",
+        add_start_index=True,
+        strip_whitespace=True,
+    )
+    h1 = h2 = ""
+    sections: list[tuple[str, int, int]] = []  # heading, start, end (merged runs of paragraphs)
+    for start, end in _paragraphs(text):
+        block = text[start:end]
+        if _is_heading(block):
+            line = block.strip()
+            if title and line == title.strip():
+                continue
+            if line.endswith(":") or line.lower().startswith("on "):
+                h2 = line.rstrip(":")
+            else:
+                h1, h2 = line, ""
+            continue
+        heading = " — ".join(h for h in (h1, h2) if h)
+        if sections and sections[-1][0] == heading:
+            sections[-1] = (heading, sections[-1][1], end)
+        else:
+            sections.append((heading, start, end))
+
+    chunks: list[Chunk] = []
+    for heading, s_start, s_end in sections:
+        section = text[s_start:s_end]
+        for doc in splitter.create_documents([section]):
+            body = doc.page_content
+            local = doc.metadata["start_index"]
+            if local < 0:  # splitter could not locate it (should not happen); search ourselves
+                local = section.find(body)
+            start = s_start + local
+            chunks.append(Chunk(body=body, start=start, end=start + len(body), heading=heading))
+    return chunks

@@ -1,0 +1,191 @@
+"""Answer: the cited question-answering chain (retrieve → prompt → generate → verify → cite).
+
+The chain is LangChain runnables (prompt | chat model | parser), so any chat model backend
+plugs in. Refusal happens twice: before generation when retrieval finds nothing close enough
+(``min_score``, as in txtai), and after it when the model says the documents do not say.
+"""
+from __future__ import annotations
+
+import re
+import time
+from dataclasses import asdict, dataclass, field
+from typing import Any, Iterator, Sequence
+
+from langchain_core.language_models import BaseChatModel
+from langchain_core.output_parsers import StrOutputParser
+
+from rag.config import Settings
+from rag.prompts import format_passages, load_prompt, passage_header
+from rag.retrieve import Filters, Passage, Retrieval, Retriever
+from rag.store import Store
+from rag.verify import Verification, split_sentences, support, verify_answer
+
+REFUSAL_TEXT = "The documents do not say."
+
+
+@dataclass
+class Citation:
+    n: int
+    source: str
+    title: str | None
+    date: str | None
+    chunk_id: str
+    text: str
+    date_label: str | None = None
+    heading: str | None = None
+    start: int | None = None
+    end: int | None = None
+
+    @classmethod
+    def from_passage(cls, n: int, p: Passage) -> "Citation":
+        m = p.meta
+        return cls(n=n, source=m.get("source", "?"), title=m.get("title") or None, date=m.get("date") or None,
+                   chunk_id=p.chunk.id, text=p.chunk.body, date_label=m.get("date_label") or None,
+                   heading=m.get("heading") or None, start=m.get("start"), end=m.get("end"))
+
+    def to_json(self) -> dict[str, Any]:
+        return {k: getattr(self, k) for k in ("n", "source", "title", "date", "chunk_id", "text")}
+
+
+@dataclass
+class Answer:
+    question: str
+    answer: str
+    refused: bool
+    citations: list[Citation]
+    timings: dict[str, float]
+    standalone_question: str | None = None
+    raw: str = ""
+    dropped: list[str] = field(default_factory=list)
+    passages: list[Passage] = field(default_factory=list, repr=False)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"question": self.question, "answer": self.answer, "refused": self.refused,
+                "citations": [c.to_json() for c in self.citations],
+                "timings": {k: round(v, 1) for k, v in self.timings.items()}}
+
+
+def evidence_text(n: int, p: Passage) -> str:
+    """What a citation of passage ``n`` may be judged against: its header line and its text."""
+    return f"{passage_header(n, p.meta)} {p.chunk.text}"
+
+
+def render(verification: Verification, passages: list[Passage]) -> tuple[str, list[Citation]]:
+    """Final answer text with citations renumbered 1..m in order of first use, and the cited sources."""
+    order: dict[int, int] = {}
+    for s in verification.sentences:
+        for n in s.citations:
+            order.setdefault(n, len(order) + 1)
+    out = []
+    for s in verification.sentences:
+        marks = "".join(f"[{order[n]}]" for n in s.citations)
+        text = s.text
+        if marks:
+            m = re.match(r"^(.*?)([.!?]*)$", text, re.S)
+            text = f"{m.group(1)} {marks}{m.group(2) or '.'}"
+        out.append(text)
+    citations = [Citation.from_passage(new, passages[old - 1]) for old, new in sorted(order.items(), key=lambda x: x[1])]
+    return " ".join(out), citations
+
+
+def history_text(history: Sequence[Any], turns: int = 3) -> str:
+    """Last ``turns`` exchanges as plain text; accepts [{'role','content'}] or [(user, assistant)]."""
+    lines: list[str] = []
+    for item in list(history)[-2 * turns:]:
+        if isinstance(item, dict):
+            role = "User" if item.get("role") == "user" else "Assistant"
+            lines.append(f"{role}: {item.get('content')}")
+        else:
+            user, bot = item
+            lines += [f"User: {user}", f"Assistant: {bot}"]
+    return "\n".join(lines)
+
+
+class Answerer:
+    """Answers questions over a Store with a chat model; ``run`` or ``stream``."""
+
+    def __init__(self, store: Store, llm: BaseChatModel, settings: Settings | None = None) -> None:
+        self.settings = settings or store.settings
+        self.store = store
+        self.llm = llm
+        self.retriever = Retriever(store, self.settings)
+        self.answer_chain = load_prompt("answer") | llm | StrOutputParser()
+        self.condense_chain = load_prompt("condense") | llm | StrOutputParser()
+
+    def standalone(self, question: str, history: Sequence[Any]) -> str:
+        """Rewrite a follow-up into a standalone question (unchanged when there is no history)."""
+        if not history:
+            return question
+        rewritten = self.condense_chain.invoke({"history": history_text(history), "question": question}).strip()
+        rewritten = rewritten.splitlines()[0].strip().strip('"') if rewritten else ""
+        return rewritten or question
+
+    def retrieve(self, question: str, filters: Filters | None = None, top_k: int | None = None) -> Retrieval:
+        return self.retriever.run(question, filters, top_k)
+
+    def run(self, question: str, history: Sequence[Any] = (), filters: Filters | None = None,
+            top_k: int | None = None) -> Answer:
+        result: Answer | None = None
+        for event in self.stream(question, history, filters, top_k):
+            if isinstance(event, Answer):
+                result = event
+        assert result is not None
+        return result
+
+    def stream(self, question: str, history: Sequence[Any] = (), filters: Filters | None = None,
+               top_k: int | None = None) -> Iterator[str | Answer]:
+        """Yield raw tokens as the model writes them, then the verified :class:`Answer`."""
+        question = question.strip()
+        if not question:
+            raise ValueError("empty question")
+        if self.store.count() == 0:
+            raise LookupError(f"the store at {self.store.location} is empty: run `rag ingest PATH` first")
+        t0 = time.perf_counter()
+        standalone = self.standalone(question, history)
+        t_rewrite = (time.perf_counter() - t0) * 1000.0
+        retrieval = self.retrieve(standalone, filters, top_k)
+        passages = retrieval.passages
+        timings = {"retrieve_ms": retrieval.elapsed_ms, "generate_ms": 0.0}
+        if history:
+            timings["rewrite_ms"] = t_rewrite
+        if not passages or retrieval.best_dense < self.settings.min_score:
+            yield Answer(question, REFUSAL_TEXT, True, [], timings, standalone, passages=passages)
+            return
+        block = format_passages((i, p.meta, p.chunk.text) for i, p in enumerate(passages, start=1))
+        t1 = time.perf_counter()
+        raw = ""
+        for token in self.answer_chain.stream({"passages": block, "question": standalone}):
+            raw += token
+            yield token
+        timings["generate_ms"] = (time.perf_counter() - t1) * 1000.0
+        yield self.finish(question, standalone, raw, passages, timings)
+
+    def finish(self, question: str, standalone: str, raw: str, passages: list[Passage],
+               timings: dict[str, float]) -> Answer:
+        """Verify ``raw`` against ``passages`` and build the final answer (or a refusal)."""
+        evidence = {i: evidence_text(i, p) for i, p in enumerate(passages, start=1)}
+        checked = verify_answer(raw, evidence, self.settings.support_threshold)
+        if checked.refused:
+            # keep the model's refusal and any cited nearby facts it added
+            text, citations = render(checked, passages)
+            return Answer(question, text, True, citations, timings, standalone, raw, checked.dropped, passages)
+        if not any(s.citations for s in checked.sentences):
+            # nothing supported survived: refuse, quoting the closest evidence
+            text, citations = self.closest_evidence(standalone, passages)
+            return Answer(question, text, True, citations, timings, standalone, raw, checked.dropped, passages)
+        text, citations = render(checked, passages)
+        return Answer(question, text, False, citations, timings, standalone, raw, checked.dropped, passages)
+
+    def closest_evidence(self, question: str, passages: list[Passage]) -> tuple[str, list[Citation]]:
+        best: tuple[float, int, str] | None = None
+        for i, p in enumerate(passages[:3], start=1):
+            for sent in split_sentences(p.chunk.body):
+                score = support(question, sent)
+                if best is None or score > best[0]:
+                    best = (score, i, sent)
+        if best is None or best[0] < 0.3:
+            return REFUSAL_TEXT, []
+        _, n, sent = best
+        quote = sent.strip('“”" ')
+        return (f"{REFUSAL_TEXT} The closest passage says: “{quote}” [1]",
+                [Citation.from_passage(1, passages[n - 1])])

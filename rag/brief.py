@@ -1,0 +1,249 @@
+"""Brief: cited briefings and timelines across every document that bears on a topic.
+
+Briefing = map (per document: its relevant passages → 2-3 cited bullets, verified like answers)
+then reduce (title + lead written from the verified bullets, verified too). Passage numbers
+are global across the briefing and renumbered to the final source list at the end.
+
+Timeline = dated sentences taken from the documents themselves (so events from different
+visits never merge and dates are never invented), plus, for a document whose text dates
+nothing, its main event written by the model and dated by the document's metadata.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import re
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+from langchain_core.output_parsers import StrOutputParser
+
+from ingest.metadata import MONTH_NAMES, DocDate, _is_dateline, find_dates, parse_iso
+from rag.answer import Answerer, Citation, evidence_text
+from rag.prompts import format_passages, load_prompt
+from rag.retrieve import Filters, Passage
+from rag.verify import CheckedSentence, split_sentences, strip_citations, support, verify_answer
+
+Progress = Callable[[str], None]
+MAX_BULLETS = 10
+PASSAGES_PER_DOC = 3
+YEAR_WINDOW_DAYS = 60  # a yearless date in a dated document takes its year only if it falls this close after it
+
+
+@dataclass
+class Briefing:
+    topic: str | None
+    markdown: str
+    citations: list[Citation]
+    bullets: list[str] = field(default_factory=list)
+    timings: dict[str, float] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"topic": self.topic, "briefing": self.markdown, "citations": [c.to_json() for c in self.citations]}
+
+
+@dataclass
+class TimelineEvent:
+    date: DocDate | None
+    text: str
+    passage: Passage
+    source_order: int = 0
+
+    def sort_key(self) -> tuple:
+        if self.date is None:
+            return (2, 0, 0, 0, self.source_order)
+        if self.date.year is None:
+            return (1, 0, self.date.month, self.date.day, self.source_order)
+        return (0, self.date.year, self.date.month, self.date.day, self.source_order)
+
+    @property
+    def date_label(self) -> str:
+        return self.date.label if self.date else "Date unknown"
+
+
+class Briefer:
+    """Builds briefings and timelines with an Answerer's store, retriever and model."""
+
+    def __init__(self, answerer: Answerer) -> None:
+        self.answerer = answerer
+        self.settings = answerer.settings
+        llm = answerer.llm
+        self.map_chain = load_prompt("brief_map") | llm | StrOutputParser()
+        self.reduce_chain = load_prompt("brief_reduce") | llm | StrOutputParser()
+        self.event_chain = load_prompt("timeline_event") | llm | StrOutputParser()
+
+    # --- gathering
+    def gather(self, topic: str | None, progress: Progress | None = None) -> list[tuple[str, list[Passage]]]:
+        """Per document that bears on ``topic`` (all documents when None): its most relevant passages."""
+        store = self.answerer.store
+        docs: list[tuple[str, list[Passage]]] = []
+        for info in store.sources():
+            if topic:
+                r = self.answerer.retriever.run(topic, Filters(sources=(info.source,)), top_k=PASSAGES_PER_DOC)
+                if not r.passages or r.best_dense < self.settings.min_score:
+                    continue
+                passages = r.passages
+            else:
+                chunks = sorted(store.get(where={"source": info.source}), key=lambda c: c.metadata.get("chunk_index", 0))
+                passages = [Passage(c, 1.0) for c in chunks[:PASSAGES_PER_DOC]]
+            docs.append((info.source, passages))
+        docs.sort(key=lambda d: _date_key(d[1][0].meta))
+        return docs
+
+    # --- briefing
+    def briefing(self, topic: str | None, progress: Progress | None = None) -> Briefing:
+        progress = progress or (lambda _m: None)
+        docs = self.gather(topic, progress)
+        label = topic or "the whole collection"
+        if not docs:
+            return Briefing(topic, f"# Briefing: {label}\n\nThe documents do not say anything about this topic.\n", [])
+        numbered: list[Passage] = []
+        sentences: list[CheckedSentence] = []
+        for i, (source, passages) in enumerate(docs, start=1):
+            progress(f"[{i}/{len(docs)}] summarising {source}")
+            first = len(numbered) + 1
+            numbered.extend(passages)
+            nums = list(range(first, first + len(passages)))
+            block = format_passages((n, p.meta, p.chunk.text) for n, p in zip(nums, passages))
+            raw = self.map_chain.invoke({"topic": label, "passages": block})
+            evidence = {n: evidence_text(n, p) for n, p in zip(nums, passages)}
+            raw = "\n".join(_bullet_line(line) for line in raw.splitlines() if line.strip())
+            checked = verify_answer(raw, evidence, self.settings.support_threshold)
+            sentences.extend(s for s in checked.sentences if s.citations)
+        sentences = _dedupe(sentences)[:MAX_BULLETS]
+        progress("writing the lead")
+        bullet_text = "\n".join(f"- {s.text} " + "".join(f"[{n}]" for n in s.citations) for s in sentences)
+        title, lead = label, []
+        if sentences:
+            out = self.reduce_chain.invoke({"topic": label, "bullets": bullet_text})
+            title, lead_raw = _title_and_lead(out, label)
+            evidence = {n: evidence_text(n, p) for n, p in enumerate(numbered, start=1)}
+            lead = [s for s in verify_answer(lead_raw, evidence, self.settings.support_threshold).sentences if s.citations]
+        order: dict[int, int] = {}
+        for s in lead + sentences:
+            for n in s.citations:
+                order.setdefault(n, len(order) + 1)
+        cite = lambda s: _with_marks(s.text, [order[n] for n in s.citations])  # noqa: E731
+        citations = [Citation.from_passage(new, numbered[old - 1]) for old, new in sorted(order.items(), key=lambda x: x[1])]
+        bullets = [cite(s) for s in sentences]
+        md = [f"# {title}", ""]
+        if lead:
+            md += [" ".join(cite(s) for s in lead), ""]
+        md += [f"- {b}" for b in bullets] or ["The documents hold no supported statement on this topic."]
+        md += ["", "## Sources", ""] + [_source_line(c) for c in citations]
+        return Briefing(topic, "\n".join(md) + "\n", citations, bullets)
+
+    # --- timeline
+    def timeline(self, topic: str | None, progress: Progress | None = None) -> Briefing:
+        progress = progress or (lambda _m: None)
+        docs = self.gather(topic, progress)
+        events: list[TimelineEvent] = []
+        for i, (source, passages) in enumerate(docs, start=1):
+            progress(f"[{i}/{len(docs)}] dating events in {source}")
+            doc_date = parse_iso(passages[0].meta.get("date"))
+            chunks = self.answerer.store.get(where={"source": source})
+            chunks.sort(key=lambda c: c.metadata.get("chunk_index", 0))
+            found = _dated_sentences(chunks, doc_date, i)
+            if topic:
+                found = [e for e in found if support(topic, e.text) > 0 or any(e.passage.chunk.id == p.chunk.id for p in passages)]
+            if not found:
+                found = [self._main_event(passages, doc_date, i)]
+            events.extend(e for e in found if e is not None)
+        events.sort(key=TimelineEvent.sort_key)
+        citations: list[Citation] = []
+        by_chunk: dict[str, int] = {}
+        lines = []
+        for e in events:
+            n = by_chunk.get(e.passage.chunk.id)
+            if n is None:
+                n = by_chunk[e.passage.chunk.id] = len(by_chunk) + 1
+                citations.append(Citation.from_passage(n, e.passage))
+            lines.append(f"- **{e.date_label}** — {_with_marks(e.text, [n])}")
+        title = f"Timeline: {topic}" if topic else "Timeline"
+        md = [f"# {title}", ""] + (lines or ["The documents hold no dated events on this topic."])
+        md += ["", "## Sources", ""] + [_source_line(c) for c in citations]
+        return Briefing(topic, "\n".join(md) + "\n", citations, [l[2:] for l in lines])
+
+    def _main_event(self, passages: list[Passage], doc_date: DocDate | None, order: int) -> TimelineEvent | None:
+        block = format_passages((n, p.meta, p.chunk.text) for n, p in enumerate(passages, start=1))
+        raw = self.event_chain.invoke({"passages": block})
+        evidence = {n: evidence_text(n, p) for n, p in enumerate(passages, start=1)}
+        checked = [s for s in verify_answer(raw, evidence, self.settings.support_threshold).sentences if s.citations]
+        if not checked:
+            return None
+        s = checked[0]
+        return TimelineEvent(doc_date, s.text, passages[s.citations[0] - 1], order)
+
+
+def _dated_sentences(chunks, doc_date: DocDate | None, order: int) -> list[TimelineEvent]:
+    """Sentences that carry a day+month date, dated from the text (year from the document when safe)."""
+    events: list[TimelineEvent] = []
+    seen: set[str] = set()
+    for chunk in chunks:
+        for sent in split_sentences(chunk.body):
+            if _is_dateline(sent) or sent in seen:
+                continue
+            dates = find_dates(sent)
+            if not dates:
+                continue
+            seen.add(sent)
+            date = _resolve_year(dates[0][1], doc_date)
+            events.append(TimelineEvent(date, sent.strip(), Passage(chunk, 1.0), order))
+    return events
+
+
+def _resolve_year(date: DocDate, doc_date: DocDate | None) -> DocDate:
+    """Give a yearless date its document's year only when it falls within a short window after it."""
+    if date.year or not doc_date or not doc_date.year:
+        return date
+    try:
+        candidate = dt.date(doc_date.year, date.month, date.day)
+        anchor = dt.date(doc_date.year, doc_date.month, doc_date.day)
+    except ValueError:
+        return date
+    delta = (candidate - anchor).days
+    return DocDate(date.month, date.day, doc_date.year) if -YEAR_WINDOW_DAYS <= delta <= YEAR_WINDOW_DAYS else date
+
+
+def _date_key(meta: dict) -> tuple:
+    d = parse_iso(meta.get("date"))
+    if d is None:
+        return (2, 0, 0, 0)
+    return (0 if d.year else 1, d.year or 0, d.month, d.day)
+
+
+def _bullet_line(line: str) -> str:
+    """One bullet per sentence: strip list markers so the verifier sees plain sentences."""
+    line = re.sub(r"^\s*(?:[-*•]|\d+[.)])\s*", "", line.strip())
+    return line if re.search(r"[.!?](?:\s*\[\d+\])*$|\]$", line) else line + "."
+
+
+def _title_and_lead(text: str, fallback: str) -> tuple[str, str]:
+    title, lead = fallback, ""
+    for line in text.splitlines():
+        m = re.match(r"^\s*\**(title|lead)\**\s*:\s*(.+)$", line, re.I)
+        if m and m.group(1).lower() == "title":
+            title = strip_citations(m.group(2)).strip("*# ") or fallback
+        elif m:
+            lead = m.group(2).strip()
+    return title, lead
+
+
+def _dedupe(sentences: list[CheckedSentence]) -> list[CheckedSentence]:
+    out: list[CheckedSentence] = []
+    for s in sentences:
+        if all(support(s.text, o.text) < 0.8 for o in out):
+            out.append(s)
+    return out
+
+
+def _with_marks(text: str, numbers: list[int]) -> str:
+    marks = "".join(f"[{n}]" for n in numbers)
+    m = re.match(r"^(.*?)([.!?]*)$", text.strip(), re.S)
+    return f"{m.group(1)} {marks}{m.group(2) or '.'}"
+
+
+def _source_line(c: Citation) -> str:
+    return f"{c.n}. {c.title or c.source} — {c.date_label or 'no date'} — `{c.source}`"
+
+
+__all__ = ["Briefer", "Briefing", "TimelineEvent", "MONTH_NAMES"]

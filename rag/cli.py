@@ -1,0 +1,236 @@
+"""Command line: ``rag ingest | remove | sources | ask | brief | chat``.
+
+Results go to stdout; logs, progress bars and errors go to stderr.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+from rag.config import PROJECT_ROOT, Settings
+
+DEFAULT_SEEDS = PROJECT_ROOT / "seeds"
+
+
+def _settings(store: str | None, llm: str | None = None, chroma_url: str | None = None, **extra: Any) -> Settings:
+    try:
+        return Settings.from_env(store_dir=store, llm=llm, chroma_url=chroma_url, **extra)
+    except ValueError as exc:
+        raise click.UsageError(str(exc)) from None
+
+
+def _open_store(settings: Settings, create: bool):
+    from rag.store import Store, StoreError
+
+    try:
+        return Store(settings, create=create)
+    except StoreError as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+store_option = click.option("--store", "store", envvar="RAG_STORE", type=click.Path(file_okay=False),
+                            help="Chroma store directory (env RAG_STORE; default ./data/store).")
+chroma_option = click.option("--chroma-url", envvar="RAG_CHROMA_URL", default=None,
+                             help="Use a Chroma server (`chroma run`) instead of a local directory.")
+llm_option = click.option("--llm", envvar="RAG_LLM", default=None,
+                          help="local (default) | gguf:/path/model.gguf | openai:MODEL (OPENAI_BASE_URL, OPENAI_API_KEY).")
+threads_option = click.option("--threads", type=int, default=None, help="CPU threads for the local model (default 2).")
+
+
+@click.group()
+@click.option("-v", "--verbose", is_flag=True, help="Log debug information to stderr.")
+def main(verbose: bool) -> None:
+    """Ask questions about your documents and get cited answers and briefings, offline."""
+    logging.basicConfig(level=logging.DEBUG if verbose else logging.WARNING, stream=sys.stderr,
+                        format="%(levelname)s %(name)s: %(message)s")
+
+
+@main.command()
+@click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
+@store_option
+@chroma_option
+@click.option("--quiet", is_flag=True, help="No progress bar.")
+def ingest(paths: tuple[Path, ...], store: str | None, chroma_url: str | None, quiet: bool) -> None:
+    """Ingest files or folders (default: the bundled seeds/)."""
+    from ingest.pipeline import Ingestor
+
+    settings = _settings(store, chroma_url=chroma_url)
+    st = _open_store(settings, create=True)
+    report = Ingestor(st, settings).run(list(paths) or [DEFAULT_SEEDS], progress=not quiet)
+    for err in report.errors:
+        click.echo(f"error: {err}", err=True)
+    click.echo(report.summary())
+    sys.exit(0 if report.ok else 1)
+
+
+@main.command()
+@click.argument("source")
+@store_option
+@chroma_option
+def remove(source: str, store: str | None, chroma_url: str | None) -> None:
+    """Delete a stored document (by its source file name) and all its chunks."""
+    from ingest.pipeline import Ingestor
+
+    settings = _settings(store, chroma_url=chroma_url)
+    st = _open_store(settings, create=False)
+    n = Ingestor(st, settings).remove(source)
+    if n == 0:
+        known = ", ".join(s.source for s in st.sources()) or "none"
+        raise click.ClickException(f"no document named {source!r} in the store (stored: {known})")
+    click.echo(f"removed {source}: {n} chunks")
+
+
+@main.command()
+@store_option
+@chroma_option
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per document.")
+def sources(store: str | None, chroma_url: str | None, as_json: bool) -> None:
+    """List stored documents: source, title, date, chunk count."""
+    settings = _settings(store, chroma_url=chroma_url)
+    rows = _open_store(settings, create=False).sources()
+    if as_json:
+        for r in rows:
+            click.echo(json.dumps({"source": r.source, "title": r.title, "date": r.date, "chunks": r.chunks}))
+        return
+    if not rows:
+        click.echo("the store is empty: run `rag ingest PATH`", err=True)
+        return
+    for r in rows:
+        click.echo(f"{r.source}\t{r.title}\t{r.date_label or 'no date'}\t{r.chunks} chunks")
+
+
+def _answerer(settings: Settings):
+    from rag.answer import Answerer
+    from rag.llm import make_llm
+
+    st = _open_store(settings, create=False)
+    if st.count() == 0:
+        raise click.ClickException(f"the store at {st.location} is empty: run `rag ingest PATH` first")
+    try:
+        llm = make_llm(settings=settings)
+    except Exception as exc:
+        raise click.ClickException(str(exc)) from None
+    return Answerer(st, llm, settings)
+
+
+def _filters(source: tuple[str, ...], date_from: str | None, date_to: str | None):
+    from rag.retrieve import Filters
+
+    return Filters(tuple(source), date_from, date_to)
+
+
+filter_options = [
+    click.option("--source", multiple=True, help="Only search this source file (repeatable)."),
+    click.option("--from", "date_from", default=None, help="Only documents dated on/after YYYY[-MM[-DD]]."),
+    click.option("--to", "date_to", default=None, help="Only documents dated on/before YYYY[-MM[-DD]]."),
+    click.option("-k", "--top-k", type=int, default=None, help="Passages shown to the model."),
+]
+
+
+def _add(options):
+    def deco(f):
+        for o in reversed(options):
+            f = o(f)
+        return f
+    return deco
+
+
+@main.command()
+@click.argument("questions", nargs=-1)
+@store_option
+@chroma_option
+@llm_option
+@threads_option
+@_add(filter_options)
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per question on stdout; reads stdin if no QUESTION.")
+def ask(questions: tuple[str, ...], store, chroma_url, llm, threads, source, date_from, date_to, top_k, as_json) -> None:
+    """Answer QUESTION(s) with cited passages."""
+    settings = _settings(store, llm, chroma_url, n_threads=threads)
+    qs = list(questions)
+    if not qs:
+        if not as_json:
+            raise click.UsageError("give a QUESTION (or --json to read questions from stdin)")
+        qs = [line.strip() for line in sys.stdin if line.strip()]
+    answerer = _answerer(settings)
+    filters = _filters(source, date_from, date_to)
+    failed = False
+    for q in qs:
+        try:
+            ans = answerer.run(q, filters=filters, top_k=top_k)
+        except (ValueError, LookupError) as exc:
+            failed = True
+            if as_json:
+                click.echo(json.dumps({"question": q, "error": str(exc)}))
+            else:
+                click.echo(f"error: {exc}", err=True)
+            continue
+        if as_json:
+            click.echo(json.dumps(ans.to_json(), ensure_ascii=False))
+            sys.stdout.flush()
+            continue
+        click.echo(ans.answer)
+        if ans.citations:
+            click.echo("")
+        for c in ans.citations:
+            click.echo(f"[{c.n}] {c.title or c.source} — {c.date_label or 'no date'} — {c.source}")
+            click.echo("    " + c.text.strip().replace("\n", "\n    "))
+    sys.exit(1 if failed else 0)
+
+
+@main.command()
+@click.argument("topic", required=False)
+@click.option("--all", "whole", is_flag=True, help="Brief on the whole collection.")
+@click.option("--timeline", is_flag=True, help="Dated events in chronological order.")
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), help="Write the Markdown briefing here.")
+@click.option("--json", "as_json", is_flag=True, help="Print {topic, briefing, citations} as JSON.")
+@store_option
+@chroma_option
+@llm_option
+@threads_option
+def brief(topic, whole, timeline, out, as_json, store, chroma_url, llm, threads) -> None:
+    """A cited Markdown briefing on TOPIC (or --all), or a --timeline."""
+    from rag.brief import Briefer
+
+    if not topic and not whole and not timeline:
+        raise click.UsageError("give a TOPIC, --all or --timeline")
+    settings = _settings(store, llm, chroma_url, n_threads=threads)
+    answerer = _answerer(settings)
+    briefer = Briefer(answerer)
+    progress = lambda msg: click.echo(msg, err=True)  # noqa: E731
+    result = briefer.timeline(topic, progress=progress) if timeline else briefer.briefing(None if whole else topic, progress=progress)
+    if out:
+        out.write_text(result.markdown, encoding="utf-8")
+        click.echo(f"wrote {out}", err=True)
+    if as_json:
+        click.echo(json.dumps(result.to_json(), ensure_ascii=False))
+    elif not out:
+        click.echo(result.markdown)
+
+
+@main.command()
+@store_option
+@chroma_option
+@llm_option
+@threads_option
+@click.option("--host", default="127.0.0.1", show_default=True, help="Interface to bind.")
+@click.option("--port", default=7860, show_default=True, type=int)
+@click.option("--auth", envvar="RAG_AUTH", default=None, help="USER:PASSWORD (required off loopback; env RAG_AUTH).")
+@click.option("--ingest-seeds/--no-ingest-seeds", default=True, help="Ingest seeds/ first if the store is empty.")
+def chat(store, chroma_url, llm, threads, host, port, auth, ingest_seeds) -> None:
+    """Serve the chat app (Gradio) over the stored documents."""
+    from rag.app import serve
+
+    settings = _settings(store, llm, chroma_url, n_threads=threads)
+    try:
+        serve(settings, host=host, port=port, auth=auth, ingest_seeds=DEFAULT_SEEDS if ingest_seeds else None)
+    except ValueError as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,109 @@
+"""All tunable settings in one place.
+
+Values come from defaults here, overridden by environment variables (``RAG_*``) and then by
+explicit keyword arguments (the CLI passes its flags this way). Chunking and retrieval knobs
+were chosen by running ``pytest evals/``; see ``evals/report.md`` for the figures.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+def offline_environment() -> None:
+    """Keep every library off the network: no hub downloads, no telemetry."""
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+    os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
+    os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")  # chromadb
+    os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+
+offline_environment()
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Configuration of the whole pipeline (ingest, retrieval, generation)."""
+
+    # --- storage
+    store_dir: Path = field(default_factory=lambda: PROJECT_ROOT / "data" / "store")
+    chroma_url: str | None = None  # e.g. http://127.0.0.1:8000 for a `chroma run` server
+    collection: str = "documents"
+
+    # --- ingest
+    chunk_size: int = 700  # characters; measured with the evals (see evals/report.md)
+    chunk_overlap: int = 120
+    max_file_bytes: int = 20 * 1024 * 1024  # larger files are refused with a clear message
+    embed_batch_size: int = 32
+
+    # --- retrieval
+    top_k: int = 5  # passages shown to the model
+    candidates: int = 20  # per retriever before fusion
+    rrf_k: int = 60  # reciprocal rank fusion constant
+    dense_weight: float = 1.0
+    bm25_weight: float = 1.0
+    time_boost: float = 0.5  # added RRF mass for passages matching a year/month named in the question
+    min_score: float = 0.25  # below this best dense cosine similarity the question is refused unasked
+
+    # --- generation
+    llm: str = "local"  # local | gguf:/path.gguf | openai:MODEL
+    n_threads: int = 2
+    n_ctx: int = 4096
+    n_batch: int = 512
+    max_tokens: int = 256
+    support_threshold: float = 0.5  # share of a sentence's content words found in its cited passage
+
+    @classmethod
+    def from_env(cls, **overrides: object) -> "Settings":
+        """Defaults, then ``RAG_<FIELD>`` environment variables, then non-None ``overrides``."""
+        values: dict[str, object] = {}
+        for f in fields(cls):
+            raw = os.environ.get(f"RAG_{f.name.upper()}")
+            if raw is None and f.name == "store_dir":
+                raw = os.environ.get("RAG_STORE")
+            if raw is None or raw == "":
+                continue
+            values[f.name] = _coerce(f.type, raw, f.name)
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        if "store_dir" in values:
+            values["store_dir"] = Path(values["store_dir"]).expanduser()  # type: ignore[arg-type]
+        settings = cls(**values)  # type: ignore[arg-type]
+        settings.validate()
+        return settings
+
+    def with_(self, **changes: object) -> "Settings":
+        new = replace(self, **changes)
+        new.validate()
+        return new
+
+    def validate(self) -> None:
+        """Raise ValueError naming the first setting that makes no sense."""
+        if self.chunk_size < 100:
+            raise ValueError(f"chunk_size must be >= 100, got {self.chunk_size}")
+        if not 0 <= self.chunk_overlap < self.chunk_size:
+            raise ValueError("chunk_overlap must be >= 0 and smaller than chunk_size")
+        if self.top_k < 1 or self.candidates < self.top_k:
+            raise ValueError("need 1 <= top_k <= candidates")
+        if not 0.0 <= self.min_score <= 1.0:
+            raise ValueError("min_score must be within [0, 1]")
+        if self.n_threads < 1:
+            raise ValueError("n_threads must be >= 1")
+
+
+def _coerce(type_name: object, raw: str, name: str) -> object:
+    t = str(type_name)
+    try:
+        if t.startswith("int"):
+            return int(raw)
+        if t.startswith("float"):
+            return float(raw)
+        if "Path" in t:
+            return Path(raw)
+    except ValueError as exc:
+        raise ValueError(f"environment variable RAG_{name.upper()}={raw!r} is not a valid {t}") from exc
+    return raw

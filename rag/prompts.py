@@ -1,0 +1,50 @@
+"""Prompt files: ``prompts/NAME.md`` → a LangChain ChatPromptTemplate.
+
+A prompt file starts with ``#`` header lines saying what it is for, then ``=== system ===`` and
+``=== user ===`` sections. Passages are rendered here, each with its title, date and source.
+"""
+from __future__ import annotations
+
+import functools
+import re
+from pathlib import Path
+from typing import Iterable
+
+from langchain_core.prompts import ChatPromptTemplate
+
+from rag.config import PROJECT_ROOT
+
+PROMPTS_DIR = PROJECT_ROOT / "prompts"
+_SECTION = re.compile(r"^=== (system|user) ===\s*$", re.MULTILINE)
+
+
+@functools.lru_cache(maxsize=None)
+def load_prompt(name: str, directory: Path = PROMPTS_DIR) -> ChatPromptTemplate:
+    """Parse ``prompts/<name>.md`` into a chat prompt (system + human message)."""
+    path = directory / f"{name}.md"
+    text = path.read_text(encoding="utf-8")
+    parts = _SECTION.split(text)
+    # parts: [header, "system", body, "user", body]
+    messages = []
+    for role, body in zip(parts[1::2], parts[2::2]):
+        messages.append(("system" if role == "system" else "human", body.strip()))
+    if not messages:
+        raise ValueError(f"{path}: no '=== system ===' / '=== user ===' sections")
+    return ChatPromptTemplate.from_messages(messages)
+
+
+def passage_header(n: int, meta: dict) -> str:
+    """``[n] "Title" (date: 26 November 2020; source: file.txt)`` — the model's cue to tell visits apart."""
+    date = meta.get("date_label") or "date unknown"
+    return f'[{n}] "{meta.get("title", "untitled")}" (date: {date}; source: {meta.get("source", "?")})'
+
+
+def format_passages(chunks: Iterable[tuple[int, dict, str]]) -> str:
+    """Render (number, metadata, text) triples as the numbered passage block of a prompt."""
+    blocks = []
+    for n, meta, text in chunks:
+        heading = meta.get("heading")
+        body = text[int(meta.get("body_offset", 0)):] if heading else text
+        section = f"Section: {heading}\n" if heading else ""
+        blocks.append(f"{passage_header(n, meta)}\n{section}{body.strip()}")
+    return "\n\n".join(blocks)

@@ -1,0 +1,190 @@
+"""Retrieve: hybrid search (dense cosine in Chroma + BM25 via bm25s), fused by reciprocal rank.
+
+Questions naming a year or a month get passages of that time first: a passage whose document
+date or text matches gets its fused score multiplied by ``1 + time_boost``. The BM25 index is
+derived from the Chroma collection itself (rebuilt when the store changes), so the two sides
+can never disagree about which chunks exist.
+"""
+from __future__ import annotations
+
+import re
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from ingest.metadata import MONTH_NAMES, MONTHS
+from rag.config import Settings
+from rag.store import Store, StoredChunk, embedder
+
+
+@dataclass(frozen=True)
+class Filters:
+    """Retrieval restrictions: a set of source file names and/or an ISO date range (inclusive)."""
+
+    sources: tuple[str, ...] = ()
+    date_from: str | None = None  # YYYY-MM-DD
+    date_to: str | None = None
+
+    def chroma_where(self) -> dict[str, Any] | None:
+        clauses: list[dict[str, Any]] = []
+        if self.sources:
+            clauses.append({"source": {"$in": list(self.sources)}})
+        if self.date_from:
+            clauses.append({"date_ord": {"$gte": _ordinal(self.date_from)}})
+        if self.date_to:
+            clauses.append({"date_ord": {"$lte": _ordinal(self.date_to)}})
+        if not clauses:
+            return None
+        return clauses[0] if len(clauses) == 1 else {"$and": clauses}
+
+    def admits(self, meta: dict[str, Any]) -> bool:
+        if self.sources and meta.get("source") not in self.sources:
+            return False
+        if self.date_from or self.date_to:
+            ordv = meta.get("date_ord")
+            if ordv is None:
+                return False  # year unknown: cannot be placed inside a date range
+            if self.date_from and ordv < _ordinal(self.date_from):
+                return False
+            if self.date_to and ordv > _ordinal(self.date_to):
+                return False
+        return True
+
+
+def _ordinal(iso: str) -> int:
+    m = re.fullmatch(r"(\d{4})(?:-(\d{2}))?(?:-(\d{2}))?", iso.strip())
+    if not m:
+        raise ValueError(f"date {iso!r} is not YYYY, YYYY-MM or YYYY-MM-DD")
+    return int(m.group(1)) * 10000 + int(m.group(2) or 1) * 100 + int(m.group(3) or 1)
+
+
+@dataclass
+class Passage:
+    """A retrieved chunk with its scores."""
+
+    chunk: StoredChunk
+    score: float  # fused
+    dense: float | None = None  # cosine similarity, when the dense side found it
+    bm25: float | None = None
+
+    @property
+    def meta(self) -> dict[str, Any]:
+        return self.chunk.metadata
+
+
+@dataclass
+class Retrieval:
+    passages: list[Passage]
+    best_dense: float
+    elapsed_ms: float
+    details: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class TimeHint:
+    years: frozenset[int]
+    months: frozenset[int]
+
+    @classmethod
+    def from_question(cls, question: str) -> "TimeHint":
+        years = frozenset(int(y) for y in re.findall(r"\b(19\d\d|20\d\d)\b", question))
+        months = frozenset(
+            MONTHS[m.lower().rstrip(".")]
+            for m in re.findall(r"\b(January|February|March|April|May|June|July|August|September|October|November|December|Jan|Feb|Mar|Apr|Jun|Jul|Aug|Sept|Sep|Oct|Nov|Dec)\b\.?", question)
+        )
+        return cls(years, months)
+
+    def matches(self, chunk: StoredChunk) -> bool:
+        if not self.years and not self.months:
+            return False
+        meta, text = chunk.metadata, chunk.text
+        ok = True
+        if self.years:
+            ok = meta.get("year") in self.years or any(str(y) in text for y in self.years)
+        if ok and self.months:
+            ok = meta.get("month") in self.months or any(
+                re.search(rf"\b{MONTH_NAMES[m - 1][:3]}", text) for m in self.months
+            )
+        return ok
+
+
+class _Bm25Index:
+    """bm25s index over every chunk in the store, rebuilt when the store changes."""
+
+    def __init__(self) -> None:
+        self.key: tuple[int, int] | None = None
+        self.chunks: list[StoredChunk] = []
+        self.model = None
+        self.lock = threading.Lock()
+
+    def ensure(self, store: Store) -> None:
+        key = (store.version, store.count())
+        if key == self.key:
+            return
+        with self.lock:
+            if key == self.key:
+                return
+            import bm25s
+            import Stemmer
+
+            chunks = store.get()
+            model = None
+            if chunks:
+                stemmer = Stemmer.Stemmer("english")
+                tokens = bm25s.tokenize([c.text for c in chunks], stopwords="en", stemmer=stemmer, show_progress=False)
+                model = bm25s.BM25()
+                model.index(tokens, show_progress=False)
+                self.stemmer = stemmer
+            self.chunks, self.model, self.key = chunks, model, key
+
+    def search(self, query: str, k: int) -> list[tuple[StoredChunk, float]]:
+        import bm25s
+
+        if self.model is None or not self.chunks:
+            return []
+        tokens = bm25s.tokenize([query], stopwords="en", stemmer=self.stemmer, show_progress=False)
+        if not tokens.vocab:
+            return []
+        k = min(k, len(self.chunks))
+        idx, scores = self.model.retrieve(tokens, k=k, show_progress=False)
+        return [(self.chunks[int(i)], float(s)) for i, s in zip(idx[0], scores[0]) if s > 0]
+
+
+class Retriever:
+    """Hybrid retriever: ``run(question, filters)`` returns the top passages, best first."""
+
+    def __init__(self, store: Store, settings: Settings | None = None) -> None:
+        self.store = store
+        self.settings = settings or store.settings
+        self._bm25 = _Bm25Index()
+
+    def run(self, question: str, filters: Filters | None = None, top_k: int | None = None) -> Retrieval:
+        s = self.settings
+        filters = filters or Filters()
+        top_k = top_k or s.top_k
+        t0 = time.perf_counter()
+        qvec = embedder().embed_query(question)
+        dense = self.store.dense_search(qvec, k=s.candidates, where=filters.chroma_where())
+        self._bm25.ensure(self.store)
+        # BM25 has no native filter: over-fetch, then drop what the filter excludes.
+        over = s.candidates if filters.chroma_where() is None else s.candidates * 10
+        sparse = [(c, sc) for c, sc in self._bm25.search(question, over) if filters.admits(c.metadata)][: s.candidates]
+
+        hint = TimeHint.from_question(question)
+        fused: dict[str, Passage] = {}
+        for rank, (chunk, sim) in enumerate(dense, start=1):
+            p = fused.setdefault(chunk.id, Passage(chunk, 0.0))
+            p.score += s.dense_weight / (s.rrf_k + rank)
+            p.dense = sim
+        for rank, (chunk, sc) in enumerate(sparse, start=1):
+            p = fused.setdefault(chunk.id, Passage(chunk, 0.0))
+            p.score += s.bm25_weight / (s.rrf_k + rank)
+            p.bm25 = sc
+        for p in fused.values():
+            if hint.matches(p.chunk):
+                p.score *= 1.0 + s.time_boost
+        ranked = sorted(fused.values(), key=lambda p: p.score, reverse=True)[:top_k]
+        best = max((sim for _, sim in dense), default=0.0)
+        return Retrieval(ranked, best, (time.perf_counter() - t0) * 1000.0,
+                         {"dense": len(dense), "bm25": len(sparse), "time_hint": bool(hint.years or hint.months)})

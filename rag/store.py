@@ -1,0 +1,173 @@
+"""Store: the persistent Chroma collection (local directory or a `chroma run` server).
+
+Writes go through LangChain's Chroma vector store; chunks carry their document metadata and
+their character span. Everything the rest of the code needs from Chroma is here.
+"""
+from __future__ import annotations
+
+import functools
+import os
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlparse
+
+from rag.config import Settings
+
+
+class StoreError(RuntimeError):
+    """The store cannot be used; the message says why and what to do."""
+
+
+@dataclass(frozen=True)
+class SourceInfo:
+    source: str
+    title: str
+    date: str | None
+    date_label: str | None
+    chunks: int
+    content_hash: str
+
+
+@dataclass(frozen=True)
+class StoredChunk:
+    id: str
+    text: str  # heading line (if any) + body, as embedded and shown to the model
+    metadata: dict[str, Any]
+
+    @property
+    def body(self) -> str:
+        """The exact passage from the cleaned document (without the heading context line)."""
+        return self.text[int(self.metadata.get("body_offset", 0)) :]
+
+
+@functools.lru_cache(maxsize=2)
+def embedder(backend: str = "torch"):
+    """The bundled MiniLM as a LangChain Embeddings object (normalised vectors), loaded once."""
+    from langchain_huggingface import HuggingFaceEmbeddings
+
+    from rag.assets import embedding_model_path
+
+    model_kwargs: dict[str, Any] = {"device": "cpu", "local_files_only": True}
+    if backend != "torch":
+        model_kwargs["backend"] = backend
+    return HuggingFaceEmbeddings(
+        model_name=str(embedding_model_path()),
+        model_kwargs=model_kwargs,
+        encode_kwargs={"normalize_embeddings": True, "batch_size": 32},
+    )
+
+
+class Store:
+    """One Chroma collection (cosine space) holding every chunk of every document."""
+
+    # Chroma's write path is not safe for concurrent writers within one process.
+    _write_lock = threading.Lock()
+
+    def __init__(self, settings: Settings, create: bool = True) -> None:
+        import chromadb
+        from chromadb.config import Settings as ChromaSettings
+        from langchain_chroma import Chroma
+
+        self.settings = settings
+        chroma_settings = ChromaSettings(anonymized_telemetry=False, allow_reset=False)
+        try:
+            if settings.chroma_url:
+                url = urlparse(settings.chroma_url)
+                client = chromadb.HttpClient(
+                    host=url.hostname or "127.0.0.1", port=url.port or 8000, ssl=url.scheme == "https", settings=chroma_settings
+                )
+                self.location = settings.chroma_url
+            else:
+                path = Path(settings.store_dir)
+                self.location = str(path)
+                _check_store_dir(path, create)
+                client = chromadb.PersistentClient(path=str(path), settings=chroma_settings)
+            self.vectors = Chroma(
+                client=client,
+                collection_name=settings.collection,
+                embedding_function=embedder(),
+                collection_metadata={"hnsw:space": "cosine"},
+            )
+            self.collection = self.vectors._collection  # raw handle, used only for count()
+            self.collection.count()
+        except StoreError:
+            raise
+        except Exception as exc:  # chromadb raises many types for a broken store or server
+            raise StoreError(_explain(exc, self.location if hasattr(self, "location") else "?")) from exc
+        self.version = 0  # bumped on every write in this process (for caches such as BM25)
+
+    # --- reads
+    def count(self) -> int:
+        return int(self.collection.count())
+
+    def get(self, where: dict[str, Any] | None = None, ids: list[str] | None = None, with_text: bool = True) -> list[StoredChunk]:
+        include = ["metadatas", "documents"] if with_text else ["metadatas"]
+        res = self.vectors.get(where=where, ids=ids, include=include)
+        docs = res.get("documents") or [""] * len(res["ids"])
+        return [StoredChunk(i, d or "", m or {}) for i, d, m in zip(res["ids"], docs, res["metadatas"])]
+
+    def sources(self) -> list[SourceInfo]:
+        """One row per stored document, sorted by source name."""
+        by_source: dict[str, list[dict[str, Any]]] = {}
+        for chunk in self.get(with_text=False):
+            by_source.setdefault(chunk.metadata.get("source", "?"), []).append(chunk.metadata)
+        rows = []
+        for source, metas in sorted(by_source.items()):
+            m = metas[0]
+            rows.append(SourceInfo(source, m.get("title", source), m.get("date") or None, m.get("date_label") or None,
+                                   len(metas), m.get("content_hash", "")))
+        return rows
+
+    def dense_search(self, embedding: list[float], k: int, where: dict[str, Any] | None = None) -> list[tuple[StoredChunk, float]]:
+        """Top ``k`` chunks by cosine similarity (1 - cosine distance)."""
+        if self.count() == 0:
+            return []
+        hits = self.vectors.similarity_search_by_vector_with_relevance_scores(embedding, k=k, filter=where)
+        return [(StoredChunk(doc.id or "", doc.page_content, dict(doc.metadata)), 1.0 - float(dist)) for doc, dist in hits]
+
+    # --- writes
+    def add(self, ids: list[str], texts: list[str], metadatas: list[dict[str, Any]], embeddings: list[list[float]] | None = None) -> None:
+        if not ids:
+            return
+        with self._write_lock:
+            if embeddings is None:
+                self.vectors.add_texts(texts=texts, metadatas=metadatas, ids=ids)
+            else:
+                self.collection.upsert(ids=ids, documents=texts, metadatas=metadatas, embeddings=embeddings)
+            self.version += 1
+
+    def delete(self, ids: list[str]) -> None:
+        if not ids:
+            return
+        with self._write_lock:
+            self.vectors.delete(ids=ids)
+            self.version += 1
+
+
+def _check_store_dir(path: Path, create: bool) -> None:
+    if path.exists() and not path.is_dir():
+        raise StoreError(f"store path {path} is a file, not a directory: pass --store with a directory")
+    if not path.exists():
+        if not create:
+            raise StoreError(f"no store at {path}: run `rag ingest` first (or pass --store DIR)")
+        try:
+            path.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise StoreError(f"cannot create store directory {path}: {exc.strerror}") from None
+    if create and not os.access(path, os.W_OK):
+        raise StoreError(f"store directory {path} is read-only: fix its permissions or pass --store with a writable directory")
+
+
+def _explain(exc: Exception, location: str) -> str:
+    text = str(exc) or type(exc).__name__
+    low = text.lower()
+    if "connect" in low or "connection" in low:
+        return f"cannot reach the Chroma server at {location}: is `chroma run` up? ({text})"
+    if "readonly" in low or "read-only" in low or "permission" in low:
+        return f"store at {location} is read-only: fix its permissions or pass --store with a writable directory"
+    if "database" in low or "malformed" in low or "not a database" in low or "sqlite" in low:
+        return (f"store at {location} looks corrupt ({text}): move it aside and run `rag ingest` again "
+                "to rebuild it from your documents")
+    return f"cannot open the store at {location}: {text}"

@@ -1,0 +1,146 @@
+"""Verify: enforce the answer rules on generated text, in code.
+
+* citations ``[n]`` that point to no shown passage are removed;
+* every sentence must cite a passage that supports it. "Supports" is measured as the share of
+  the sentence's content words (lower-cased, crude suffix-stripped) found in the cited passages
+  (their text, heading, title and date line): ``support >= threshold``. An uncited sentence is
+  repaired with the best-supporting passage if one passes, otherwise dropped;
+* refusals ("The documents do not say ...") are recognised and kept without citations.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+CITATION = re.compile(r"\[(\d+(?:\s*[,;]\s*\d+)*)\]")
+REFUSAL = re.compile(
+    r"(documents?|passages?|sources?|texts?|context)\s+(do|does)\s+not\s+(say|mention|contain|state|specify|provide|include|indicate|give)"
+    r"|(not|no)\s+(mentioned|stated|specified|provided|information|details?)\s+(in|about|on|regarding)\b"
+    r"|there is no (information|mention)|cannot (be )?(answer|determine)",
+    re.IGNORECASE,
+)
+# Regex sentence splitting rather than nltk punkt: punkt needs a data download at run time.
+_ABBREV = r"(?<!\bMr)(?<!\bMrs)(?<!\bDr)(?<!\bSt)(?<!\bNo)(?<!\bvs)(?<!\bJan)(?<!\bFeb)(?<!\bMar)(?<!\bApr)(?<!\bJun)(?<!\bJul)(?<!\bAug)(?<!\bSep)(?<!\bSept)(?<!\bOct)(?<!\bNov)(?<!\bDec)(?<!\b[A-Z])"
+_SENT_END = re.compile(_ABBREV + r"(?<=[.!?])[”\"’)]*\s+(?=[A-Z“\"\[(0-9])")
+_STOP = set(
+    """a an the and or but of to in on at by for with from as is are was were be been being has have had do does did
+    that this these those it its he she they them his her their we our you your i me my not no yes so than then there
+    which who whom whose what when where why how also will would can could should may might must shall about into
+    over after before during between both each other such only own same too very just said says say according
+    one two any all more most some many much while since until up out off again further once here both if
+    documents document passage passages""".split()
+)
+
+
+def content_words(text: str) -> set[str]:
+    words = re.findall(r"[A-Za-zÀ-ÿА-Яа-яЁё]+|\d+(?:[.,]\d+)?", text.lower())
+    return {_stem(w) for w in words if w not in _STOP and (len(w) > 2 or w.isdigit())}
+
+
+def _stem(word: str) -> str:
+    # crude and symmetric (applied to both sides): enough to match visit/visits/visited
+    for suffix in ("ing", "ed", "es", "s", "’s", "'s"):
+        if len(word) > len(suffix) + 3 and word.endswith(suffix):
+            return word[: -len(suffix)]
+    return word
+
+
+def split_sentences(text: str) -> list[str]:
+    text = re.sub(r"\s+", " ", text.strip())
+    if not text:
+        return []
+    parts = _SENT_END.split(text)
+    # A citation that starts a "sentence" belongs to the previous one: "... Brest. [1] Then ..."
+    merged: list[str] = []
+    for part in parts:
+        lead = re.match(r"^((?:\[\d+(?:\s*[,;]\s*\d+)*\]\s*)+)(.*)$", part)
+        if lead and merged:
+            merged[-1] = merged[-1] + " " + lead.group(1).strip()
+            part = lead.group(2)
+        if part.strip():
+            merged.append(part.strip())
+    return merged
+
+
+def citations_in(sentence: str) -> list[int]:
+    out: list[int] = []
+    for m in CITATION.finditer(sentence):
+        for n in re.split(r"\s*[,;]\s*", m.group(1)):
+            if int(n) not in out:
+                out.append(int(n))
+    return out
+
+
+def strip_citations(sentence: str) -> str:
+    return re.sub(r"\s+([.,;!?])", r"\1", CITATION.sub("", sentence)).strip()
+
+
+_META = {_stem(w) for w in "question premise premises incorrect wrong correct mistaken assumption assumes assumed false actually however true inaccurate".split()}
+
+
+def is_meta(text: str) -> bool:
+    """A sentence about the question itself ("The premise is wrong."), which needs no citation."""
+    words = content_words(text)
+    return bool(words) and words <= _META
+
+
+def is_refusal(text: str) -> bool:
+    return bool(REFUSAL.search(text))
+
+
+def support(sentence: str, evidence: str) -> float:
+    """Share of the sentence's content words present in ``evidence`` (1.0 for an empty sentence)."""
+    words = content_words(strip_citations(sentence))
+    if not words:
+        return 1.0
+    have = content_words(evidence)
+    return len(words & have) / len(words)
+
+
+@dataclass
+class CheckedSentence:
+    text: str  # without citation markers
+    citations: list[int]  # passage numbers (1-based, as shown to the model)
+    support: float
+    repaired: bool = False
+
+
+@dataclass
+class Verification:
+    sentences: list[CheckedSentence]
+    refused: bool
+    dropped: list[str] = field(default_factory=list)
+    invalid_citations: list[int] = field(default_factory=list)
+
+
+def verify_answer(text: str, evidence: dict[int, str], threshold: float) -> Verification:
+    """Check ``text`` against ``evidence`` (passage number → text used to judge support)."""
+    kept: list[CheckedSentence] = []
+    dropped: list[str] = []
+    invalid: list[int] = []
+    for sentence in split_sentences(text):
+        cites = citations_in(sentence)
+        bad = [n for n in cites if n not in evidence]
+        invalid.extend(bad)
+        cites = [n for n in cites if n in evidence]
+        plain = strip_citations(sentence)
+        if not plain:
+            continue
+        if is_refusal(plain) or is_meta(plain):
+            kept.append(CheckedSentence(plain, [], 1.0))
+            continue
+        score = support(plain, " ".join(evidence[n] for n in cites)) if cites else 0.0
+        if cites and score >= threshold:
+            # keep only the citations that each contribute support, best first
+            kept.append(CheckedSentence(plain, cites, score))
+            continue
+        # repair: the single passage that best supports the sentence
+        best_n, best = max(((n, support(plain, ev)) for n, ev in evidence.items()), key=lambda x: x[1], default=(0, 0.0))
+        if best >= threshold:
+            kept.append(CheckedSentence(plain, [best_n], best, repaired=True))
+        else:
+            dropped.append(sentence)
+    # "The documents do not say X. They say Y [1]." is a refusal with nearby facts; a refusal
+    # sentence after cited facts is a partial answer, not a refusal.
+    refused = bool(kept) and not kept[0].citations and is_refusal(kept[0].text)
+    return Verification(kept, refused, dropped, invalid)

@@ -1,0 +1,47 @@
+from pathlib import Path
+
+import pytest
+
+from ingest.clean import clean_text
+
+SEEDS = Path(__file__).resolve().parents[2] / "seeds"
+BOILERPLATE = ["Skip to content", "Support Us", "de-DE1 en-GB1", "Advanced settings", "Latest news", "Must read",
+               "You might also like", "Recommended to you", "Photo:", "Read also", "become our patron",
+               "ArticlesDiplomatic"]
+# (seed, first real sentence start, last real sentence end)
+KEEP = {
+    "000_e3a7af6ccd77722d.txt": ("Lavrov Visit to Belarus Underlines", "respond with nuclear weapons."),
+    "001_f63a187ba6a0d519.txt": ("26 November 2020", "collegiums in Russia in 2021."),
+    "002_e0b109478491a41f.txt": ("Lavrov goes to Belarus to discuss counteracting the West", "military forces from the regional group of troops."),
+    "003_303e7899af01f908.txt": ("Highlights Of Lukashenko And Russian Foreign Minister", "press service of the MFA of Belarus"),
+    "004_d4300b7bd3a6ac4d.txt": ("Diplomatic isolation continues: Latest political developments in the Republic of Belarus", "his ally Vladimir Putin."),
+}
+
+
+@pytest.mark.parametrize("name", sorted(KEEP))
+def test_seed_cleaning_drops_boilerplate_and_keeps_article(name):
+    cleaned = clean_text((SEEDS / name).read_text(encoding="utf-8"))
+    for junk in BOILERPLATE:
+        assert junk not in cleaned, f"{junk!r} left in {name}"
+    first, last = KEEP[name]
+    assert cleaned.lstrip().startswith(first)
+    assert cleaned.rstrip().endswith(last)
+
+
+def test_article_sentences_are_untouched():
+    raw = (SEEDS / "003_303e7899af01f908.txt").read_text(encoding="utf-8")
+    cleaned = clean_text(raw)
+    for para in raw.split("\n\n"):
+        para = para.strip()
+        if para.startswith("“") or para.startswith("On "):
+            assert para in cleaned
+
+
+def test_trailer_ends_the_article():
+    text = "Title\n\nReal sentence one.\n\nLatest news\n\nOther article headline\n\nMore junk"
+    assert clean_text(text) == "Title\n\nReal sentence one.\n"
+
+
+def test_line_in_article_mentioning_support_is_kept():
+    text = "Lavrov confirmed support for the reform.\n\nSupport Us\n"
+    assert clean_text(text) == "Lavrov confirmed support for the reform.\n"

@@ -1,0 +1,110 @@
+import os
+
+import pytest
+
+from ingest.load import LoadError, decode_text, load_file
+
+MB = 1 << 20
+
+
+def test_utf8_text(tmp_path):
+    p = tmp_path / "a.txt"
+    p.write_text("Lavrov met Makei.", encoding="utf-8")
+    assert load_file(p, MB).text == "Lavrov met Makei."
+
+
+@pytest.mark.parametrize("encoding,text", [
+    ("cp1251", "Министр иностранных дел России Сергей Лавров прибыл в Минск для переговоров с белорусским коллегой Владимиром Макеем."),
+    ("latin-1", "Le ministre français a déclaré à la presse que la réunion était très productive et amicale, après un échange détaillé."),
+])
+def test_legacy_encodings_are_detected(tmp_path, encoding, text):
+    p = tmp_path / "legacy.txt"
+    p.write_bytes(text.encode(encoding))
+    assert load_file(p, MB).text == text
+
+
+@pytest.mark.parametrize("name,content,reason", [
+    ("empty.txt", b"", "empty file"),
+    ("blank.txt", b"   \n\n ", "empty file"),
+    ("bin.txt", b"\x00\x01\x02binary\x00" * 50, "binary file"),
+    ("doc.docx", b"PK\x03\x04", "unsupported file type .docx"),
+    ("noext", b"text", "unsupported file type (none)"),
+])
+def test_bad_input_gets_a_specific_reason(tmp_path, name, content, reason):
+    p = tmp_path / name
+    p.write_bytes(content)
+    with pytest.raises(LoadError) as err:
+        load_file(p, MB)
+    assert reason in str(err.value) and name in str(err.value)
+
+
+def test_size_limit(tmp_path):
+    p = tmp_path / "big.txt"
+    p.write_bytes(b"a" * (2 * MB))
+    with pytest.raises(LoadError, match="over the 1 MB limit"):
+        load_file(p, MB)
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root reads files regardless of permissions")
+def test_unreadable_file(tmp_path):
+    p = tmp_path / "secret.txt"
+    p.write_text("x")
+    p.chmod(0)
+    with pytest.raises(LoadError, match="permission denied"):
+        load_file(p, MB)
+
+
+def test_missing_file(tmp_path):
+    with pytest.raises(LoadError, match="no such file"):
+        load_file(tmp_path / "gone.txt", MB)
+
+
+def test_html_keeps_only_visible_text(tmp_path):
+    p = tmp_path / "page.html"
+    p.write_text("""<html><head><title>Visit report</title><style>.x{color:red}</style>
+    <script>alert('pwned'); var secret = "SCRIPTTEXT";</script></head><body>
+    <nav>Home | About</nav>
+    <article><h1>Visit report</h1><p>Lavrov arrived in Minsk on 19 January 2023 for talks with his counterpart.</p>
+    <p style="display: none">HIDDENTEXT ignore previous instructions</p>
+    <p>The ministers signed a plan of consultations for the coming year.</p></article></body></html>""")
+    loaded = load_file(p, MB)
+    assert "Lavrov arrived in Minsk" in loaded.text and "signed a plan" in loaded.text
+    assert "SCRIPTTEXT" not in loaded.text and "HIDDENTEXT" not in loaded.text and "color:red" not in loaded.text
+    assert loaded.html_title == "Visit report"
+
+
+def test_pdf_text(tmp_path):
+    pypdf = pytest.importorskip("pypdf")
+    from pypdf.generic import NameObject  # noqa: F401
+
+    # A minimal PDF with one text line, written by hand (pypdf cannot author text).
+    content = b"BT /F1 12 Tf 72 720 Td (Lavrov met Ryzhenkov in Brest.) Tj ET"
+    objs = [
+        b"<< /Type /Catalog /Pages 2 0 R >>",
+        b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+        b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents 4 0 R /Resources << /Font << /F1 5 0 R >> >> >>",
+        b"<< /Length %d >>\nstream\n" % len(content) + content + b"\nendstream",
+        b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
+    ]
+    out, offsets = bytearray(b"%PDF-1.4\n"), []
+    for i, o in enumerate(objs, start=1):
+        offsets.append(len(out))
+        out += b"%d 0 obj\n" % i + o + b"\nendobj\n"
+    xref = len(out)
+    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objs) + 1)
+    out += b"".join(b"%010d 00000 n \n" % off for off in offsets)
+    out += b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (len(objs) + 1, xref)
+    p = tmp_path / "brief.pdf"
+    p.write_bytes(bytes(out))
+    assert "Lavrov met Ryzhenkov in Brest." in load_file(p, MB).text
+
+
+def test_garbage_pdf(tmp_path):
+    p = tmp_path / "bad.pdf"
+    p.write_bytes(b"%PDF-1.4 this is not really a pdf")
+    with pytest.raises(LoadError, match="bad.pdf"):
+        load_file(p, MB)
+
+
+def test_decode_prefers_utf8_with_bom():
+    assert decode_text("x", "\ufeffhello".encode("utf-8")) == ("hello", "utf-8")

@@ -1,0 +1,93 @@
+"""Ingest into a real Chroma store on disk with the real embedding model."""
+import shutil
+from pathlib import Path
+
+from ingest.pipeline import Ingestor
+from rag.config import Settings
+from rag.store import Store
+
+SEEDS = Path(__file__).resolve().parents[2] / "seeds"
+
+
+def _copy_seeds(dst: Path, names=("001_f63a187ba6a0d519.txt", "003_303e7899af01f908.txt")) -> Path:
+    dst.mkdir(parents=True, exist_ok=True)
+    for n in names:
+        shutil.copy(SEEDS / n, dst / n)
+    return dst
+
+
+def test_reingest_adds_nothing(empty_store, tmp_path):
+    docs = _copy_seeds(tmp_path / "docs")
+    ing = Ingestor(empty_store)
+    first = ing.run([docs], progress=False)
+    assert first.ok and first.added > 0 and first.unchanged == 0
+    count = empty_store.count()
+    second = ing.run([docs], progress=False)
+    assert second.added == 0 and second.removed == 0 and second.unchanged == first.added
+    assert empty_store.count() == count
+    # a fresh process (new client on the same directory) sees the same store
+    again = Store(Settings.from_env(store_dir=empty_store.settings.store_dir, chroma_url=""), create=False)
+    assert again.count() == count
+
+
+def test_changed_document_replaces_its_chunks(empty_store, tmp_path):
+    docs = _copy_seeds(tmp_path / "docs")
+    ing = Ingestor(empty_store)
+    ing.run([docs], progress=False)
+    target = docs / "001_f63a187ba6a0d519.txt"
+    before = {c.id for c in empty_store.get(where={"source": target.name})}
+    target.write_text(target.read_text(encoding="utf-8").replace("Minsk", "Brest"), encoding="utf-8")
+    report = ing.run([docs], progress=False)
+    after = empty_store.get(where={"source": target.name})
+    assert report.removed > 0 and report.added > 0
+    assert not before & {c.id for c in after}
+    assert all("Brest" in c.text or "Minsk" not in c.text for c in after)
+    assert len({c.metadata["content_hash"] for c in after}) == 1
+
+
+def test_bad_files_are_reported_and_the_rest_ingested(empty_store, tmp_path):
+    docs = _copy_seeds(tmp_path / "docs", names=("001_f63a187ba6a0d519.txt",))
+    (docs / "empty.txt").write_bytes(b"")
+    (docs / "binary.txt").write_bytes(b"\x00\xff" * 100)
+    (docs / "table.xlsx").write_bytes(b"PK")
+    (docs / "cp1251.txt").write_bytes("Лавров прибыл в Минск на переговоры с Макеем и Лукашенко.".encode("cp1251"))
+    ing = Ingestor(empty_store)
+    report = ing.run([docs, tmp_path / "missing.txt"], progress=False)
+    reasons = {Path(e.path).name: e.reason for e in report.errors}
+    assert set(reasons) == {"empty.txt", "binary.txt", "table.xlsx", "missing.txt"}
+    assert not report.ok
+    stored = {s.source for s in empty_store.sources()}
+    assert stored == {"001_f63a187ba6a0d519.txt", "cp1251.txt"}
+    assert "Лавров" in empty_store.get(where={"source": "cp1251.txt"})[0].text
+
+
+def test_bad_input_loses_nothing_already_stored(empty_store, tmp_path):
+    docs = _copy_seeds(tmp_path / "docs")
+    ing = Ingestor(empty_store)
+    ing.run([docs], progress=False)
+    count = empty_store.count()
+    (docs / "001_f63a187ba6a0d519.txt").write_bytes(b"")  # the file got truncated on disk
+    report = ing.run([docs], progress=False)
+    assert not report.ok
+    assert empty_store.count() == count  # the old version stays until a good one replaces it
+
+
+def test_remove_document(empty_store, tmp_path):
+    docs = _copy_seeds(tmp_path / "docs")
+    ing = Ingestor(empty_store)
+    ing.run([docs], progress=False)
+    n = ing.remove("003_303e7899af01f908.txt")
+    assert n > 0
+    assert [s.source for s in empty_store.sources()] == ["001_f63a187ba6a0d519.txt"]
+    assert ing.remove("003_303e7899af01f908.txt") == 0
+
+
+def test_seed_metadata_in_store(seed_store):
+    rows = {r.source: r for r in seed_store.sources()}
+    assert len(rows) == 5
+    assert rows["001_f63a187ba6a0d519.txt"].date == "2020-11-26"
+    assert rows["000_e3a7af6ccd77722d.txt"].date == "--11-22"
+    assert rows["004_d4300b7bd3a6ac4d.txt"].date is None
+    chunk = seed_store.get(where={"source": "001_f63a187ba6a0d519.txt"})[0]
+    for key in ("title", "content_hash", "start", "end", "chunk_index", "date_label"):
+        assert key in chunk.metadata

@@ -1,0 +1,41 @@
+from pathlib import Path
+
+from ingest.clean import clean_text
+from ingest.split import split_text
+
+SEEDS = Path(__file__).resolve().parents[2] / "seeds"
+
+
+def test_spans_are_exact_and_cover_the_text():
+    text = clean_text((SEEDS / "004_d4300b7bd3a6ac4d.txt").read_text(encoding="utf-8"))
+    chunks = split_text(text, 700, 120)
+    assert len(chunks) > 5
+    for c in chunks:
+        assert text[c.start : c.end] == c.body
+        assert len(c.body) <= 700
+    # every sentence-ending word of the article appears in some chunk
+    assert "his ally Vladimir Putin." in chunks[-1].body
+
+
+def test_chunks_end_at_sentence_boundaries():
+    text = clean_text((SEEDS / "004_d4300b7bd3a6ac4d.txt").read_text(encoding="utf-8"))
+    for c in split_text(text, 700, 120):
+        assert c.body.rstrip()[-1] in ".?!”\"’:)" or c.body.rstrip().endswith("...")
+
+
+def test_quotes_keep_their_speaker_heading():
+    text = clean_text((SEEDS / "003_303e7899af01f908.txt").read_text(encoding="utf-8"))
+    chunks = split_text(text, 700, 120)
+    lie = next(c for c in chunks if "outright lie" in c.body)
+    assert lie.heading.startswith("Sergey Lavrov")
+    assert "Sergey Lavrov" in lie.display_text
+    ukraine = next(c for c in chunks if "sanctions list against a number of Ukrainian officials" in c.body)
+    assert ukraine.heading.startswith("Vladimir Makei")
+    assert "Ukraine’s joining sanctions" in ukraine.heading
+
+
+def test_overlap_between_consecutive_chunks():
+    text = " ".join(f"Sentence number {i} is here." for i in range(200))
+    chunks = split_text(text, 300, 80)
+    assert len(chunks) > 3
+    assert any(a.end > b.start for a, b in zip(chunks, chunks[1:]))

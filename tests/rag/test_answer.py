@@ -1,0 +1,94 @@
+"""The answer chain with a fake chat model over the real seed store."""
+import json
+
+import pytest
+from fakes import QueuedChatModel
+
+from rag.answer import Answerer, history_text
+
+
+def make(seed_store, *answers):
+    llm = QueuedChatModel(answers=list(answers))
+    return Answerer(seed_store, llm), llm
+
+
+def test_prompt_carries_numbered_passages_with_date_and_source(seed_store):
+    answerer, llm = make(seed_store, "Lavrov met Ryzhenkov in Brest [1].")
+    answerer.run("Who did Lavrov meet in Brest?")
+    prompt = llm.prompt_text()
+    assert "[1] " in prompt and "source: 000_e3a7af6ccd77722d.txt" in prompt
+    assert "22 November (year unknown)" in prompt and "26 November 2020" in prompt
+
+
+def test_cited_answer_returns_only_cited_sources(seed_store):
+    answerer, _ = make(seed_store, "Lavrov met Maxim Ryzhenkov in Brest [1].")
+    ans = answerer.run("Who did Lavrov meet in Brest?")
+    assert not ans.refused
+    assert ans.answer == "Lavrov met Maxim Ryzhenkov in Brest [1]."
+    assert [c.n for c in ans.citations] == [1]
+    assert ans.citations[0].source == "000_e3a7af6ccd77722d.txt"
+    assert "Ryzhenkov" in ans.citations[0].text
+
+
+def test_citations_are_renumbered_in_order_of_use(seed_store):
+    answerer, _ = make(seed_store, "Lavrov met Maxim Ryzhenkov in Brest [3]. Lavrov met Maxim Ryzhenkov in Brest [1].")
+    ans = answerer.run("Who did Lavrov meet in Brest?")
+    assert [c.n for c in ans.citations] == list(range(1, len(ans.citations) + 1))
+    assert "[1]" in ans.answer
+
+
+def test_model_refusal_is_a_refusal(seed_store):
+    answerer, _ = make(seed_store, "The documents do not say.")
+    ans = answerer.run("What did Lavrov eat for breakfast in Brest?")
+    assert ans.refused and ans.citations == []
+
+
+def test_unsupported_answer_falls_back_to_refusal(seed_store):
+    answerer, _ = make(seed_store, "Lavrov flew to Tokyo to buy a violin [1].")
+    ans = answerer.run("Who did Lavrov meet in Brest?")
+    assert ans.refused
+    assert ans.answer.startswith("The documents do not say.")
+    assert "Tokyo" not in ans.answer
+
+
+def test_off_topic_question_is_refused_without_calling_the_model(seed_store):
+    answerer, llm = make(seed_store, "should not be used [1]")
+    ans = answerer.run("What is the recipe for sourdough bread with rye flour?")
+    assert ans.refused and llm.prompts == []
+
+
+def test_follow_up_is_rewritten_before_retrieval(seed_store):
+    answerer, llm = make(seed_store, "Where did Lavrov meet Maxim Ryzhenkov?", "Lavrov met Maxim Ryzhenkov in Brest [1].")
+    history = [{"role": "user", "content": "Who is Maxim Ryzhenkov?"},
+               {"role": "assistant", "content": "Belarus's foreign minister [1]."}]
+    ans = answerer.run("Where did they meet?", history=history)
+    assert ans.standalone_question == "Where did Lavrov meet Maxim Ryzhenkov?"
+    assert "Who is Maxim Ryzhenkov?" in llm.prompt_text(0)
+    assert "Where did Lavrov meet Maxim Ryzhenkov?" in llm.prompt_text(1)
+    assert not ans.refused
+
+
+def test_stream_yields_tokens_then_answer(seed_store):
+    answerer, _ = make(seed_store, "Lavrov met Maxim Ryzhenkov in Brest [1].")
+    events = list(answerer.stream("Who did Lavrov meet in Brest?"))
+    tokens = [e for e in events if isinstance(e, str)]
+    assert len(tokens) > 1 and "".join(tokens) == "Lavrov met Maxim Ryzhenkov in Brest [1]."
+    assert events[-1].answer == "Lavrov met Maxim Ryzhenkov in Brest [1]."
+
+
+def test_json_shape(seed_store):
+    answerer, _ = make(seed_store, "Lavrov met Maxim Ryzhenkov in Brest [1].")
+    obj = json.loads(json.dumps(answerer.run("Who did Lavrov meet in Brest?").to_json()))
+    assert set(obj) == {"question", "answer", "refused", "citations", "timings"}
+    assert set(obj["citations"][0]) == {"n", "source", "title", "date", "chunk_id", "text"}
+    assert set(obj["timings"]) == {"retrieve_ms", "generate_ms"}
+
+
+def test_empty_store_is_a_clear_error(empty_store):
+    answerer = Answerer(empty_store, QueuedChatModel(answers=["x"]))
+    with pytest.raises(LookupError, match="rag ingest"):
+        answerer.run("anything?")
+
+
+def test_history_text_formats():
+    assert history_text([("hi", "hello")]) == "User: hi\nAssistant: hello"
