@@ -67,8 +67,9 @@ class PreparedDocument:
     metadata: dict[str, Any]
 
 
-def chunk_id(source: str, chunk: Chunk) -> str:
-    key = f"{source}\x00{chunk.start}\x00{chunk.display_text}".encode("utf-8")
+def chunk_id(source: str, doc_hash: str, chunk: Chunk) -> str:
+    """Content-derived id: same document version and span → same id (so re-ingest adds nothing)."""
+    key = f"{source}\x00{doc_hash}\x00{chunk.start}\x00{chunk.display_text}".encode("utf-8")
     return hashlib.sha256(key).hexdigest()[:32]
 
 
@@ -158,7 +159,7 @@ class Ingestor:
         existing = {c.id for c in self.store.get(where={"source": doc.source}, with_text=False)}
         ids, texts, metas = [], [], []
         for n, chunk in enumerate(doc.chunks):
-            cid = chunk_id(doc.source, chunk)
+            cid = chunk_id(doc.source, doc.metadata["content_hash"], chunk)
             if cid in ids:
                 continue
             ids.append(cid)

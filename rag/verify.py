@@ -20,7 +20,8 @@ REFUSAL = re.compile(
     re.IGNORECASE,
 )
 # Regex sentence splitting rather than nltk punkt: punkt needs a data download at run time.
-_ABBREV = r"(?<!\bMr)(?<!\bMrs)(?<!\bDr)(?<!\bSt)(?<!\bNo)(?<!\bvs)(?<!\bJan)(?<!\bFeb)(?<!\bMar)(?<!\bApr)(?<!\bJun)(?<!\bJul)(?<!\bAug)(?<!\bSep)(?<!\bSept)(?<!\bOct)(?<!\bNov)(?<!\bDec)(?<!\b[A-Z])"
+_ABBREVIATIONS = "Mr Mrs Ms Dr St No vs Jan Feb Mar Apr Jun Jul Aug Sep Sept Oct Nov Dec Gen Col Lt Prof".split()
+_ABBREV = "".join(rf"(?<!\b{a}\.)" for a in _ABBREVIATIONS) + r"(?<!\b[A-Z]\.)"
 _SENT_END = re.compile(_ABBREV + r"(?<=[.!?])[”\"’)]*\s+(?=[A-Z“\"\[(0-9])")
 _STOP = set(
     """a an the and or but of to in on at by for with from as is are was were be been being has have had do does did

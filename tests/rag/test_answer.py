@@ -17,7 +17,8 @@ def test_prompt_carries_numbered_passages_with_date_and_source(seed_store):
     answerer.run("Who did Lavrov meet in Brest?")
     prompt = llm.prompt_text()
     assert "[1] " in prompt and "source: 000_e3a7af6ccd77722d.txt" in prompt
-    assert "22 November (year unknown)" in prompt and "26 November 2020" in prompt
+    assert "(date: 22 November (year unknown); source: 000_e3a7af6ccd77722d.txt)" in prompt
+    assert prompt.count("(date: ") == answerer.settings.top_k
 
 
 def test_cited_answer_returns_only_cited_sources(seed_store):
