@@ -34,7 +34,7 @@ import gradio as gr  # noqa: E402
 
 log = logging.getLogger(__name__)
 
-UPLOAD_TYPES = [".txt", ".md", ".html", ".htm", ".pdf"]
+UPLOAD_TYPES = [".txt", ".md", ".markdown", ".html", ".htm", ".pdf"]  # = ingest.load.SUPPORTED_SUFFIXES
 WORK = "model"  # concurrency group: every request that runs the model or writes the store
 LOOPBACK_NAMES = {"localhost", "localhost.localdomain", "ip6-localhost"}
 WAITING = "… *reading the passages*"

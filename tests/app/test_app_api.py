@@ -231,3 +231,11 @@ def test_ingest_uploads_sanitises_names_and_reports_rejections(tmp_path):
     assert "unsupported file type .docx" in reasons["x.docx"]
     assert [s.source for s in store.sources()] == ["Заметки о встрече.txt"]
     assert len(seen) == 3
+
+
+def test_upload_types_match_what_ingest_supports():
+    from ingest.load import SUPPORTED_SUFFIXES
+
+    from rag.app import UPLOAD_TYPES
+
+    assert set(UPLOAD_TYPES) == SUPPORTED_SUFFIXES
