@@ -18,7 +18,7 @@ from rag.config import Settings
 from rag.prompts import format_passages, load_prompt, passage_header
 from rag.retrieve import Filters, Passage, Retrieval, Retriever
 from rag.store import Store
-from rag.verify import Verification, split_sentences, support, verify_answer
+from rag.verify import Verification, premise_conflict, split_sentences, support, verify_answer
 
 REFUSAL_TEXT = "The documents do not say."
 
@@ -152,13 +152,23 @@ class Answerer:
             yield Answer(question, REFUSAL_TEXT, True, [], timings, standalone, passages=passages)
             return
         block = format_passages((i, p.meta, p.chunk.text) for i, p in enumerate(passages, start=1))
+        note = self.premise_note(standalone)
         t1 = time.perf_counter()
         raw = ""
-        for token in self.answer_chain.stream({"passages": block, "question": standalone}):
+        for token in self.answer_chain.stream({"passages": block, "question": standalone, "note": note}):
             raw += token
             yield token
         timings["generate_ms"] = (time.perf_counter() - t1) * 1000.0
         yield self.finish(question, standalone, raw, passages, timings)
+
+    def premise_note(self, question: str) -> str:
+        """A warning for the model when the question pairs names no document mentions together."""
+        conflict = premise_conflict(question, self.retriever.documents())
+        if conflict is None:
+            return ""
+        a, b = conflict
+        return (f"Note: none of the documents mentions {a} together with {b}. If the question assumes they go "
+                f"together, say that the documents do not support this, and state what the passages say about {a} and {b}.\n\n")
 
     def finish(self, question: str, standalone: str, raw: str, passages: list[Passage],
                timings: dict[str, float]) -> Answer:

@@ -34,9 +34,9 @@ def load_prompt(name: str, directory: Path = PROMPTS_DIR) -> ChatPromptTemplate:
 
 
 def passage_header(n: int, meta: dict) -> str:
-    """``[n] "Title" (date: 26 November 2020; source: file.txt)`` — the model's cue to tell visits apart."""
+    """``[n] 26 November 2020 — "Title" (file.txt)`` — the model's cue to tell visits apart."""
     date = meta.get("date_label") or "date unknown"
-    return f'[{n}] "{meta.get("title", "untitled")}" (date: {date}; source: {meta.get("source", "?")})'
+    return f'[{n}] {date} — "{meta.get("title", "untitled")}" ({meta.get("source", "?")})'
 
 
 def format_passages(chunks: Iterable[tuple[int, dict, str]]) -> str:

@@ -158,6 +158,20 @@ class Retriever:
         self.store = store
         self.settings = settings or store.settings
         self._bm25 = _Bm25Index()
+        self._docs: dict[str, str] = {}
+        self._docs_key: tuple[int, int] | None = None
+
+    def documents(self) -> dict[str, str]:
+        """Full text per source (chunks joined), from the same cache as the BM25 index."""
+        self._bm25.ensure(self.store)
+        if self._docs_key != self._bm25.key:
+            docs: dict[str, list[StoredChunk]] = {}
+            for c in self._bm25.chunks:
+                docs.setdefault(c.metadata.get("source", "?"), []).append(c)
+            self._docs = {s: " ".join(c.text for c in sorted(cs, key=lambda c: c.metadata.get("chunk_index", 0)))
+                          for s, cs in docs.items()}
+            self._docs_key = self._bm25.key
+        return self._docs
 
     def run(self, question: str, filters: Filters | None = None, top_k: int | None = None) -> Retrieval:
         s = self.settings

@@ -23,6 +23,7 @@ REFUSAL = re.compile(
 _ABBREVIATIONS = "Mr Mrs Ms Dr St No vs Jan Feb Mar Apr Jun Jul Aug Sep Sept Oct Nov Dec Gen Col Lt Prof".split()
 _ABBREV = "".join(rf"(?<!\b{a}\.)" for a in _ABBREVIATIONS) + r"(?<!\b[A-Z]\.)"
 _SENT_END = re.compile(_ABBREV + r"(?<=[.!?])[”\"’)]*\s+(?=[A-Z“\"\[(0-9])")
+_COMMON_CAPS = {"according", "passage", "russian", "belarusian", "president", "minister", "foreign", "mr", "ms"}
 _STOP = set(
     """a an the and or but of to in on at by for with from as is are was were be been being has have had do does did
     that this these those it its he she they them his her their we our you your i me my not no yes so than then there
@@ -89,11 +90,56 @@ def is_refusal(text: str) -> bool:
     return bool(REFUSAL.search(text))
 
 
+_MONTHS = {"january", "february", "march", "april", "may", "june", "july", "august", "september", "october",
+           "november", "december"}
+
+
+def entities(text: str) -> set[str]:
+    """Names and numbers: capitalised words that are not function words, and digits."""
+    out = set()
+    for tok in re.findall(r"[A-ZА-ЯЁ][\w’'-]+|\d+(?:[.,]\d+)?", text):
+        low = tok.lower()
+        if low in _STOP or low in _COMMON_CAPS:
+            continue
+        out.add(low.rstrip("’'s") if low.endswith(("’s", "'s")) else low)
+    return out
+
+
+def _fuzzy_key(word: str) -> str:
+    # Name variants (Sergey/Sergei, Makei/Makey) share a long prefix; numbers must match exactly.
+    return word if word[0].isdigit() else word[: min(7, max(4, len(word) - 2))]
+
+
+def missing_entities(sentence: str, evidence: str) -> set[str]:
+    """Entities of ``sentence`` that ``evidence`` never mentions (names compared by prefix)."""
+    have: set[str] = set(re.findall(r"\d+(?:[.,]\d+)?", evidence))
+    for w in re.findall(r"[^\W\d_][\w’'-]*", evidence.lower()):
+        have.update(w[:n] for n in range(4, min(7, len(w)) + 1))
+        have.add(w)
+    missing = set()
+    for e in entities(strip_citations(sentence)):
+        if e in _MONTHS:  # "November" is supported by "Nov."
+            if not re.search(rf"\b{e[:3]}", evidence, re.IGNORECASE):
+                missing.add(e)
+        elif _fuzzy_key(e) not in have:
+            missing.add(e)
+    return missing
+
+
+_NEGATED = re.compile(r"\b(?:not|rather than|instead of)\s+(?:(?:with|in|on|at|by)\s+)?[A-Z][\w’'-]*(?:\s+[A-Z][\w’'-]*)*")
+
+
 def support(sentence: str, evidence: str) -> float:
-    """Share of the sentence's content words present in ``evidence`` (1.0 for an empty sentence)."""
-    words = content_words(strip_citations(sentence))
+    """Share of the sentence's content words present in ``evidence``; 0 when a name or number is missing.
+
+    1.0 for a sentence with no content words.
+    """
+    sentence = _NEGATED.sub(" ", strip_citations(sentence))  # "..., not Makei" needs no support for Makei
+    words = content_words(sentence)
     if not words:
         return 1.0
+    if missing_entities(sentence, evidence):
+        return 0.0
     have = content_words(evidence)
     return len(words & have) / len(words)
 
@@ -145,3 +191,23 @@ def verify_answer(text: str, evidence: dict[int, str], threshold: float) -> Veri
     # sentence after cited facts is a partial answer, not a refusal.
     refused = bool(kept) and not kept[0].citations and is_refusal(kept[0].text)
     return Verification(kept, refused, dropped, invalid)
+
+
+_QUESTION_WORDS = {"what", "who", "whom", "when", "where", "why", "how", "which", "did", "does", "do", "is", "was", "were", "are", "can"}
+
+
+def premise_conflict(question: str, documents: dict[str, str]) -> tuple[str, str] | None:
+    """Two names in ``question`` that no single document mentions together, e.g. ("Makei", "Brest").
+
+    ``documents`` maps a source to its full text. Names unknown to every document are left to
+    the support check (they make answers unsupported); only pairs that each exist somewhere but
+    never together point at a false premise ("Why did Lavrov meet Makei in Brest?").
+    """
+    names = [e for e in entities(question) if e not in _QUESTION_WORDS and not e[0].isdigit()]
+    texts = list(documents.values())
+    known = [n for n in names if any(not missing_entities(n.capitalize(), t) for t in texts)]
+    for i, a in enumerate(known):
+        for b in known[i + 1 :]:
+            if not any(not missing_entities(f"{a.capitalize()} {b.capitalize()}", t) for t in texts):
+                return a.capitalize(), b.capitalize()
+    return None

@@ -51,6 +51,21 @@ def test_premise_correction_sentence_needs_no_citation():
     assert [s.citations for s in v.sentences] == [[], [1]]
 
 
+def test_missing_name_or_number_means_no_support():
+    assert support("Lavrov met Makei in Brest", EVIDENCE[1]) == 0.0
+    assert support("Lavrov met Ryzhenkov on 23 November", EVIDENCE[1]) == 0.0
+    # name variants and month abbreviations still match
+    assert support("Sergei Lavrov met Ryzhenkov on 22 November", EVIDENCE[1]) > 0.7
+
+
+def test_premise_conflict():
+    from rag.verify import premise_conflict
+    docs = {"a": EVIDENCE[1], "b": EVIDENCE[2]}
+    assert premise_conflict("Why did Lavrov meet Makei in Brest?", docs) == ("Brest", "Makei")
+    assert premise_conflict("Where did Lavrov meet Ryzhenkov?", docs) is None
+    assert premise_conflict("Did Lavrov visit Tokyo?", docs) is None  # unknown names are left to the support check
+
+
 def test_support_measure():
     assert support("Lavrov met Ryzhenkov in Brest", EVIDENCE[1]) == 1.0
     assert support("Putin flew to Vitebsk", EVIDENCE[1]) == 0.0
