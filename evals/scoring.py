@@ -1,0 +1,136 @@
+"""Scoring of answers and briefings against hand-written expected facts (evals/questions.yaml)."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+QUESTIONS_FILE = Path(__file__).with_name("questions.yaml")
+KINDS = ("single_fact", "temporal", "multi_doc", "numeric", "quote", "unanswerable", "false_premise")
+
+
+def load_tasks(path: Path = QUESTIONS_FILE) -> dict[str, list[dict[str, Any]]]:
+    data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    for q in data["questions"]:
+        if q["kind"] not in KINDS:
+            raise ValueError(f"{q['id']}: unknown kind {q['kind']}")
+    return data
+
+
+def _norm(text: str) -> str:
+    return " ".join(text.lower().replace("’", "'").replace("\u00a0", " ").split())
+
+
+def missing_facts(text: str, facts: list[list[str]]) -> list[str]:
+    """Facts (by their first surface form) none of whose acceptable forms appears in ``text``."""
+    t = _norm(text)
+    return [forms[0] for forms in facts if not any(_norm(f) in t for f in forms)]
+
+
+def forbidden_found(text: str, forbidden: list[str] | None) -> list[str]:
+    t = _norm(text)
+    return [f for f in forbidden or [] if _norm(f) in t]
+
+
+@dataclass
+class QuestionScore:
+    id: str
+    kind: str
+    passed: bool
+    refused: bool
+    missing: list[str] = field(default_factory=list)
+    forbidden: list[str] = field(default_factory=list)
+    cited_sources: list[str] = field(default_factory=list)
+    expected_sources: list[str] = field(default_factory=list)
+    retrieved_sources: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+    answer: str = ""
+
+    @property
+    def answerable(self) -> bool:
+        return self.kind not in ("unanswerable", "false_premise")
+
+    @property
+    def cites_expected(self) -> bool:
+        return bool(set(self.cited_sources) & set(self.expected_sources))
+
+    @property
+    def retrieval_recall(self) -> float:
+        if not self.expected_sources:
+            return 1.0
+        return len(set(self.expected_sources) & set(self.retrieved_sources)) / len(set(self.expected_sources))
+
+
+def score_answer(task: dict[str, Any], answer: str, refused: bool, cited_sources: list[str] | None = None,
+                 retrieved_sources: list[str] | None = None, seconds: float = 0.0) -> QuestionScore:
+    """Pass rules: unanswerable → refused; false premise → correcting facts present, nothing forbidden
+    (a refusal that states the correction counts); otherwise → not refused, all facts, nothing forbidden."""
+    kind = task["kind"]
+    missing = missing_facts(answer, task.get("facts") or [])
+    bad = forbidden_found(answer, task.get("forbidden"))
+    if kind == "unanswerable":
+        passed = refused
+    elif kind == "false_premise":
+        passed = not missing and not bad
+    else:
+        passed = not refused and not missing and not bad
+    return QuestionScore(task["id"], kind, passed, refused, missing, bad, sorted(set(cited_sources or [])),
+                         list(task.get("sources") or []), sorted(set(retrieved_sources or [])), seconds, answer)
+
+
+@dataclass
+class BriefingScore:
+    id: str
+    mode: str
+    passed: bool
+    missing: list[str]
+    forbidden: list[str]
+    cited_sources: list[str]
+    expected_sources: list[str]
+    seconds: float
+    bullets: int
+
+    @property
+    def source_coverage(self) -> float:
+        if not self.expected_sources:
+            return 1.0
+        return len(set(self.expected_sources) & set(self.cited_sources)) / len(set(self.expected_sources))
+
+
+def briefing_body(markdown: str) -> str:
+    """The briefing without its Sources section (titles there must not count as stated facts)."""
+    return markdown.split("\n## Sources", 1)[0]
+
+
+def score_briefing(task: dict[str, Any], markdown: str, cited_sources: list[str], seconds: float, bullets: int) -> BriefingScore:
+    body = briefing_body(markdown)
+    missing = missing_facts(body, task.get("facts") or [])
+    bad = forbidden_found(body, task.get("forbidden"))
+    return BriefingScore(task["id"], task["mode"], not missing and not bad, missing, bad, sorted(set(cited_sources)),
+                         list(task.get("sources") or []), seconds, bullets)
+
+
+def aggregate(scores: list[QuestionScore]) -> dict[str, Any]:
+    """The headline figures of a question run."""
+    def rate(xs: list[bool]) -> float:
+        return round(sum(xs) / len(xs), 3) if xs else 0.0
+
+    answerable = [s for s in scores if s.answerable]
+    unanswerable = [s for s in scores if s.kind == "unanswerable"]
+    with_sources = [s for s in scores if s.expected_sources and not s.refused]
+    figures: dict[str, Any] = {
+        "questions": len(scores),
+        "fact_pass_rate": rate([s.passed for s in scores]),
+        "per_kind": {k: rate([s.passed for s in scores if s.kind == k]) for k in KINDS if any(s.kind == k for s in scores)},
+        "refusal_accuracy": rate([s.refused for s in unanswerable] + [not s.refused for s in answerable]),
+        "unanswerable_refused": rate([s.refused for s in unanswerable]),
+        "answerable_refused": rate([s.refused for s in answerable]),
+        "citation_validity": rate([s.cites_expected for s in with_sources]),
+        "retrieval_recall": round(sum(s.retrieval_recall for s in scores if s.expected_sources)
+                                  / max(1, sum(1 for s in scores if s.expected_sources)), 3),
+        "seconds_total": round(sum(s.seconds for s in scores), 1),
+        "seconds_mean": round(sum(s.seconds for s in scores) / max(1, len(scores)), 2),
+    }
+    return figures

@@ -1,0 +1,48 @@
+"""Briefing and timeline evals with the real default model."""
+from __future__ import annotations
+
+import time
+
+import pytest
+from conftest import RESULTS, log
+from scoring import score_briefing
+
+pytestmark = pytest.mark.model
+
+FLOORS = {"pass_rate": 0.0, "source_coverage": 0.0}
+
+
+@pytest.fixture(scope="module")
+def briefing_scores(answerer, tasks, eval_settings):
+    from rag.brief import Briefer
+
+    RESULTS["settings"] = eval_settings
+    briefer = Briefer(answerer)
+    scores = []
+    for task in tasks["briefings"]:
+        t = time.perf_counter()
+        if task["mode"] == "timeline":
+            result = briefer.timeline(task.get("topic"))
+        else:
+            result = briefer.briefing(None if task["mode"] == "all" else task["topic"])
+        seconds = time.perf_counter() - t
+        s = score_briefing(task, result.markdown, [c.source for c in result.citations], seconds, len(result.bullets))
+        scores.append(s)
+        log(f"[brief] {task['id']} {'PASS' if s.passed else 'FAIL'} {seconds:.0f}s missing={s.missing}")
+    RESULTS["briefings"] = scores
+    return scores
+
+
+def test_briefing_floors(briefing_scores):
+    if not briefing_scores:
+        pytest.skip("no briefings selected")
+    pass_rate = sum(s.passed for s in briefing_scores) / len(briefing_scores)
+    coverage = sum(s.source_coverage for s in briefing_scores) / len(briefing_scores)
+    assert pass_rate >= FLOORS["pass_rate"], f"briefing pass rate fell to {pass_rate:.2f}"
+    assert coverage >= FLOORS["source_coverage"], f"source coverage fell to {coverage:.2f}"
+
+
+def test_every_briefing_cites_its_statements(briefing_scores):
+    # every bullet line carries a citation: the verifier drops uncited statements
+    for s in briefing_scores:
+        assert s.bullets == 0 or s.cited_sources, f"{s.id} has bullets but no sources"
