@@ -38,8 +38,14 @@ unit: install
 evals: install
 	$(PY) -m pytest evals
 
-bench: install
-	$(PY) benchmarks/run.py
+$(VENV)/.bench-installed: $(VENV)/.installed pyproject.toml constraints.txt
+	$(PY) -m pip install -c constraints.txt -e '.[test,bench]'
+	touch $@
+
+# Figures, not pass/fail: writes benchmarks/results.md, results.json and PNG plots.
+# Subsets: make bench BENCH_ARGS='--only ingest,retrieval --scales 1000,10000'
+bench: $(VENV)/.bench-installed
+	$(PY) benchmarks/run.py $(BENCH_ARGS)
 
 clean-store:
 	rm -rf data/store

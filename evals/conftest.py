@@ -23,7 +23,7 @@ sys.path.insert(0, str(EVALS))
 from rag.config import Settings  # noqa: E402
 from scoring import aggregate, load_tasks  # noqa: E402
 
-RESULTS: dict[str, object] = {}
+from harness import RESULTS, TERMINAL  # noqa: E402
 
 
 def _selected(items: list[dict]) -> list[dict]:
@@ -64,9 +64,8 @@ def answerer(eval_settings):
     return ans
 
 
-def log(msg: str) -> None:
-    """Progress to the real stderr (pytest captures sys.stderr inside tests)."""
-    print(msg, file=sys.__stderr__, flush=True)
+def pytest_configure(config):
+    TERMINAL[:] = [config.pluginmanager.get_plugin("terminalreporter")]
 
 
 def _config(settings: Settings) -> dict:

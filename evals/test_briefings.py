@@ -4,7 +4,7 @@ from __future__ import annotations
 import time
 
 import pytest
-from conftest import RESULTS, log
+from harness import RESULTS, log
 from scoring import score_briefing
 
 pytestmark = pytest.mark.model

@@ -8,7 +8,7 @@ from __future__ import annotations
 import time
 
 import pytest
-from conftest import RESULTS, log
+from harness import RESULTS, log
 from scoring import aggregate, score_answer
 
 pytestmark = pytest.mark.model

@@ -118,6 +118,20 @@ def _answerer(settings: Settings):
     return Answerer(st, llm, settings)
 
 
+def _model_failure(exc: Exception, settings: Settings) -> click.ClickException:
+    """One line for a failing model backend (server down, HTTP error); the traceback only with -v."""
+    import os
+
+    logging.getLogger(__name__).debug("the language model failed", exc_info=exc)
+    what = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+    if settings.llm.startswith("openai:"):
+        base = os.environ.get("OPENAI_BASE_URL") or "the OpenAI API"
+        kind = "cannot reach" if "connect" in what.lower() or "timeout" in what.lower() else "error from"
+        return click.ClickException(f"{kind} the LLM server at {base} (--llm {settings.llm}): {what}; "
+                                    "is it running, and is OPENAI_BASE_URL right?")
+    return click.ClickException(f"the language model ({settings.llm}) failed: {what}")
+
+
 def _filters(source: tuple[str, ...], date_from: str | None, date_to: str | None):
     from rag.retrieve import Filters
 
@@ -169,6 +183,8 @@ def ask(questions: tuple[str, ...], store, chroma_url, llm, threads, source, dat
             else:
                 click.echo(f"error: {exc}", err=True)
             continue
+        except Exception as exc:  # the model backend failed: every further question would fail alike
+            raise _model_failure(exc, settings) from None
         if as_json:
             click.echo(json.dumps(ans.to_json(), ensure_ascii=False))
             sys.stdout.flush()
@@ -202,7 +218,13 @@ def brief(topic, whole, timeline, out, as_json, store, chroma_url, llm, threads)
     answerer = _answerer(settings)
     briefer = Briefer(answerer)
     progress = lambda msg: click.echo(msg, err=True)  # noqa: E731
-    result = briefer.timeline(topic, progress=progress) if timeline else briefer.briefing(None if whole else topic, progress=progress)
+    try:
+        result = (briefer.timeline(topic, progress=progress) if timeline
+                  else briefer.briefing(None if whole else topic, progress=progress))
+    except (ValueError, LookupError) as exc:
+        raise click.ClickException(str(exc)) from None
+    except Exception as exc:
+        raise _model_failure(exc, settings) from None
     if out:
         out.write_text(result.markdown, encoding="utf-8")
         click.echo(f"wrote {out}", err=True)

@@ -72,16 +72,16 @@ class Store:
 
         self.settings = settings
         chroma_settings = ChromaSettings(anonymized_telemetry=False, allow_reset=False)
+        # set before connecting, so that an error can name the server or directory
+        self.location = settings.chroma_url or str(settings.store_dir)
         try:
             if settings.chroma_url:
                 url = urlparse(settings.chroma_url)
                 client = chromadb.HttpClient(
                     host=url.hostname or "127.0.0.1", port=url.port or 8000, ssl=url.scheme == "https", settings=chroma_settings
                 )
-                self.location = settings.chroma_url
             else:
                 path = Path(settings.store_dir)
-                self.location = str(path)
                 _check_store_dir(path, create)
                 client = chromadb.PersistentClient(path=str(path), settings=chroma_settings)
             self.vectors = Chroma(
@@ -95,7 +95,7 @@ class Store:
         except StoreError:
             raise
         except Exception as exc:  # chromadb raises many types for a broken store or server
-            raise StoreError(_explain(exc, self.location if hasattr(self, "location") else "?")) from exc
+            raise StoreError(_explain(exc, self.location)) from exc
         self.version = 0  # bumped on every write in this process (for caches such as BM25)
 
     # --- reads

@@ -1,0 +1,1 @@
+"""Benchmarks of the RAG toolkit: figures, not pass/fail tests (run with `make bench`)."""

@@ -1,0 +1,98 @@
+"""Helpers for the reliability tests: free ports, servers as subprocesses, subprocess environments."""
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+VENV_BIN = Path(sys.executable).parent
+SEEDS = ROOT / "seeds"
+SEED_NAMES = sorted(p.name for p in SEEDS.iterdir() if not p.name.startswith("."))
+LAVROV_SEED = "000_e3a7af6ccd77722d.txt"  # the seed about Lavrov meeting Maxim Ryzhenkov in Brest
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def http_ok(url: str, timeout: float = 2.0) -> bool:
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as resp:  # noqa: S310 (loopback only)
+            return 200 <= resp.status < 300
+    except (urllib.error.URLError, OSError, ValueError):
+        return False
+
+
+class ServerProcess:
+    """A server started as a subprocess; its output goes to a log file shown when it fails."""
+
+    def __init__(self, cmd: list[str], log: Path, env: dict[str, str] | None = None, cwd: Path | None = None) -> None:
+        self.cmd = cmd
+        self.log = log
+        self._log_fh = open(log, "wb")
+        self.proc = subprocess.Popen(cmd, stdout=self._log_fh, stderr=subprocess.STDOUT, env=env,
+                                     cwd=cwd, start_new_session=True)
+
+    @property
+    def pid(self) -> int:
+        return self.proc.pid
+
+    def log_tail(self, n: int = 4000) -> str:
+        try:
+            return self.log.read_text(errors="replace")[-n:]
+        except OSError:
+            return ""
+
+    def wait_http(self, url: str, timeout: float) -> float:
+        """Wait until ``url`` answers 2xx; returns the seconds it took. Fails if the process dies or times out."""
+        t0 = time.monotonic()
+        while time.monotonic() - t0 < timeout:
+            if self.proc.poll() is not None:
+                pytest.fail(f"{self.cmd[0]} exited with {self.proc.returncode} before {url} answered:\n{self.log_tail()}")
+            if http_ok(url):
+                return time.monotonic() - t0
+            time.sleep(0.25)
+        pytest.fail(f"{url} did not answer within {timeout:.0f} s:\n{self.log_tail()}")
+
+    def stop(self, grace: float = 10.0) -> int | None:
+        """Terminate the process by its pid, then kill it if it does not exit within ``grace`` seconds."""
+        if self.proc.poll() is None:
+            os.kill(self.proc.pid, signal.SIGTERM)
+            try:
+                self.proc.wait(grace)
+            except subprocess.TimeoutExpired:
+                os.kill(self.proc.pid, signal.SIGKILL)
+                self.proc.wait(grace)
+        self._log_fh.close()
+        return self.proc.returncode
+
+
+def clean_failure(result) -> None:
+    """A CLI failure the user can act on: non-zero exit through click (no uncaught exception), no traceback."""
+    assert result.exit_code != 0, result.output
+    assert isinstance(result.exception, SystemExit), f"uncaught {result.exception!r}:\n{result.output}"
+    assert "Traceback" not in result.output
+
+
+def rag_exe() -> str:
+    return str(VENV_BIN / "rag")
+
+
+def subprocess_env(**extra: str) -> dict[str, str]:
+    """The environment for a ``rag`` subprocess: offline, no store/LLM settings inherited from the caller."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("RAG_", "OPENAI_"))}
+    env.update(HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1", ANONYMIZED_TELEMETRY="False",
+               GRADIO_ANALYTICS_ENABLED="False", TOKENIZERS_PARALLELISM="false", PYTHONUNBUFFERED="1")
+    env.update(extra)
+    return env
