@@ -172,21 +172,30 @@ class Answerer:
 
     def finish(self, question: str, standalone: str, raw: str, passages: list[Passage],
                timings: dict[str, float]) -> Answer:
-        """Verify ``raw`` against ``passages`` and build the final answer (or a refusal)."""
+        """Verify ``raw`` against ``passages`` and build the final answer (or a refusal).
+
+        A refusal always tells what the documents do say nearby (the closest evidence sentence,
+        cited) when there is such a sentence, and, when the question pairs names that no document
+        mentions together, states that correction first: the small default model often refuses a
+        false-premise question instead of correcting it, so the correction is made in code.
+        """
         evidence = {i: evidence_text(i, p) for i, p in enumerate(passages, start=1)}
         checked = verify_answer(raw, evidence, self.settings.support_threshold)
-        if checked.refused:
-            # keep the model's refusal and any cited nearby facts it added
+        if not checked.refused and any(s.citations for s in checked.sentences):
             text, citations = render(checked, passages)
-            return Answer(question, text, True, citations, timings, standalone, raw, checked.dropped, passages)
-        if not any(s.citations for s in checked.sentences):
-            # nothing supported survived: refuse, quoting the closest evidence
+            return Answer(question, text, False, citations, timings, standalone, raw, checked.dropped, passages)
+        text, citations = render(checked, passages) if checked.refused else (REFUSAL_TEXT, [])
+        if not citations:
+            # the model refused bare, or nothing it wrote was supported: quote the closest evidence
             text, citations = self.closest_evidence(standalone, passages)
-            return Answer(question, text, True, citations, timings, standalone, raw, checked.dropped, passages)
-        text, citations = render(checked, passages)
-        return Answer(question, text, False, citations, timings, standalone, raw, checked.dropped, passages)
+        conflict = premise_conflict(standalone, self.retriever.documents())
+        if conflict is not None:
+            a, b = conflict
+            text = f"None of the documents mentions {a} together with {b}. {text}"
+        return Answer(question, text, True, citations, timings, standalone, raw, checked.dropped, passages)
 
     def closest_evidence(self, question: str, passages: list[Passage]) -> tuple[str, list[Citation]]:
+        """The refusal text plus the one sentence of the top passages that shares most with the question."""
         best: tuple[float, int, str] | None = None
         for i, p in enumerate(passages[:3], start=1):
             for sent in split_sentences(p.chunk.body):

@@ -204,6 +204,7 @@ def premise_conflict(question: str, documents: dict[str, str]) -> tuple[str, str
     never together point at a false premise ("Why did Lavrov meet Makei in Brest?").
     """
     names = [e for e in entities(question) if e not in _QUESTION_WORDS and not e[0].isdigit()]
+    names.sort(key=lambda n: question.lower().find(n.lower()))  # question order: stable output
     texts = list(documents.values())
     known = [n for n in names if any(not missing_entities(n.capitalize(), t) for t in texts)]
     for i, a in enumerate(known):

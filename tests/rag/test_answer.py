@@ -24,8 +24,13 @@ def test_prompt_carries_numbered_passages_with_date_and_source(seed_store):
 
 def test_premise_note_when_names_never_meet(seed_store):
     answerer, llm = make(seed_store, "The documents do not say.")
-    answerer.run("Why did Lavrov meet Makei in Brest?")
-    assert "none of the documents mentions Brest together with Makei" in llm.prompt_text()
+    ans = answerer.run("Why did Lavrov meet Makei in Brest?")
+    assert "none of the documents mentions Makei together with Brest" in llm.prompt_text()
+    # the model refused bare: the code states the correction and quotes what the documents say
+    assert ans.refused
+    assert ans.answer.startswith("None of the documents mentions Makei together with Brest. The documents do not say.")
+    # no sentence of the top passages shares enough with the question to be quoted
+    assert ans.citations == []
     answerer.run("Where did Lavrov meet Ryzhenkov?")
     assert "none of the documents" not in llm.prompt_text()
 
@@ -50,7 +55,10 @@ def test_citations_are_renumbered_in_order_of_use(seed_store):
 def test_model_refusal_is_a_refusal(seed_store):
     answerer, _ = make(seed_store, "The documents do not say.")
     ans = answerer.run("What did Lavrov eat for breakfast in Brest?")
-    assert ans.refused and ans.citations == []
+    # a refusal, plus what the documents do say nearby, quoted and cited
+    assert ans.refused and ans.answer.startswith("The documents do not say. The closest passage says: “")
+    assert [c.n for c in ans.citations] == [1] and ans.answer.endswith("” [1]")
+    assert "Brest" in ans.answer
 
 
 def test_unsupported_answer_falls_back_to_refusal(seed_store):

@@ -61,7 +61,7 @@ def test_missing_name_or_number_means_no_support():
 def test_premise_conflict():
     from rag.verify import premise_conflict
     docs = {"a": EVIDENCE[1], "b": EVIDENCE[2]}
-    assert premise_conflict("Why did Lavrov meet Makei in Brest?", docs) == ("Brest", "Makei")
+    assert premise_conflict("Why did Lavrov meet Makei in Brest?", docs) == ("Makei", "Brest")
     assert premise_conflict("Where did Lavrov meet Ryzhenkov?", docs) is None
     assert premise_conflict("Did Lavrov visit Tokyo?", docs) is None  # unknown names are left to the support check
 
