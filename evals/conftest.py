@@ -82,8 +82,16 @@ def _markdown(report: dict) -> str:
     if q:
         lines += ["## Questions", "", "| figure | value |", "|---|---|"]
         for k in ("questions", "fact_pass_rate", "refusal_accuracy", "unanswerable_refused", "answerable_refused",
-                  "citation_validity", "retrieval_recall", "seconds_mean", "seconds_total"):
-            lines.append(f"| {k} | {q[k]} |")
+                  "citation_validity", "citation_support", "raw_sentences_dropped", "retrieval_recall",
+                  "retrieve_ms_mean", "generate_ms_mean", "seconds_mean", "seconds_total"):
+            if k in q:
+                lines.append(f"| {k} | {q[k]} |")
+        lines += ["", "Definitions: *fact_pass_rate* all expected facts present and nothing forbidden (unanswerable: refused); "
+                  "*citation_validity* non-refused answers citing at least one expected source document; "
+                  "*citation_support* share of cited answer sentences whose cited passage holds a sentence with "
+                  "embedding cosine >= 0.6 to it (MiniLM; independent of the verifier's lexical check); "
+                  "*raw_sentences_dropped* share of the model's sentences the verifier dropped as unsupported; "
+                  "*retrieval_recall* expected documents among the retrieved passages (k = top_k)."]
         lines += ["", "| kind | pass rate |", "|---|---|"] + [f"| {k} | {v} |" for k, v in q["per_kind"].items()]
         lines += ["", "### Per question", "", "| id | kind | pass | refused | missing | forbidden | cited | s |", "|---|---|---|---|---|---|---|---|"]
         for s in report["questions"]:

@@ -47,6 +47,15 @@ class QuestionScore:
     retrieved_sources: list[str] = field(default_factory=list)
     seconds: float = 0.0
     answer: str = ""
+    retrieve_ms: float = 0.0
+    generate_ms: float = 0.0
+    # citation support: answer sentences that carry a citation, and how many of them an independent
+    # check (embedding similarity, see test_questions.sentence_support) found supported by their passage
+    cited_sentences: int = 0
+    supported_sentences: int = 0
+    # how much the verifier had to do: the model's own sentences, and how many it dropped
+    raw_sentences: int = 0
+    raw_dropped: int = 0
 
     @property
     def answerable(self) -> bool:
@@ -130,6 +139,11 @@ def aggregate(scores: list[QuestionScore]) -> dict[str, Any]:
         "citation_validity": rate([s.cites_expected for s in with_sources]),
         "retrieval_recall": round(sum(s.retrieval_recall for s in scores if s.expected_sources)
                                   / max(1, sum(1 for s in scores if s.expected_sources)), 3),
+        "citation_support": round(sum(s.supported_sentences for s in scores)
+                                  / max(1, sum(s.cited_sentences for s in scores)), 3),
+        "raw_sentences_dropped": round(sum(s.raw_dropped for s in scores) / max(1, sum(s.raw_sentences for s in scores)), 3),
+        "retrieve_ms_mean": round(sum(s.retrieve_ms for s in scores) / max(1, len(scores)), 1),
+        "generate_ms_mean": round(sum(s.generate_ms for s in scores) / max(1, len(scores)), 1),
         "seconds_total": round(sum(s.seconds for s in scores), 1),
         "seconds_mean": round(sum(s.seconds for s in scores) / max(1, len(scores)), 2),
     }

@@ -11,14 +11,42 @@ import pytest
 from harness import RESULTS, log
 from scoring import aggregate, score_answer
 
+from rag.store import embedder
+from rag.verify import citations_in, split_sentences, strip_citations
+
 pytestmark = pytest.mark.model
 
 FLOORS = {
     "fact_pass_rate": 0.0,
     "refusal_accuracy": 0.0,
     "citation_validity": 0.0,
+    "citation_support": 0.0,
     "retrieval_recall": 0.0,
 }
+
+
+SUPPORT_COSINE = 0.6
+
+
+def sentence_support(answer: str, citations) -> tuple[int, int]:
+    """(cited sentences, supported ones): a sentence is supported when one sentence of a passage it
+    cites has MiniLM cosine >= SUPPORT_COSINE to it. Independent of rag/verify.py's lexical check, so
+    that the figure is not the verifier grading itself."""
+    by_n = {c.n: c.text for c in citations}
+    cited = supported = 0
+    model = embedder()
+    for sent in split_sentences(answer):
+        ns = [n for n in citations_in(sent) if n in by_n]
+        if not ns:
+            continue
+        cited += 1
+        evidence = [e for n in ns for e in split_sentences(by_n[n]) if e.strip()]
+        if not evidence:
+            continue
+        vecs = model.embed_documents([strip_citations(sent)] + evidence)
+        best = max(sum(a * b for a, b in zip(vecs[0], v)) for v in vecs[1:])  # vectors are normalised
+        supported += best >= SUPPORT_COSINE
+    return cited, supported
 
 
 @pytest.fixture(scope="module")
@@ -32,6 +60,12 @@ def question_scores(answerer, tasks, eval_settings):
         seconds = time.perf_counter() - t
         s = score_answer(task, ans.answer, ans.refused, [c.source for c in ans.citations],
                          [p.meta.get("source") for p in ans.passages], seconds)
+        s.retrieve_ms = ans.timings.get("retrieve_ms", 0.0)
+        s.generate_ms = ans.timings.get("generate_ms", 0.0)
+        s.raw_sentences = len([x for x in split_sentences(ans.raw or "") if x.strip()])
+        s.raw_dropped = len(ans.dropped or [])
+        if not ans.refused:
+            s.cited_sentences, s.supported_sentences = sentence_support(ans.answer, ans.citations)
         scores.append(s)
         log(f"[eval {i}/{len(questions)}] {task['id']} {'PASS' if s.passed else 'FAIL'} {seconds:.1f}s  {ans.answer[:120]!r}")
     RESULTS["questions"] = scores

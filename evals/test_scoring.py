@@ -55,3 +55,15 @@ def test_question_file_is_well_formed():
     assert len(ids) == len(set(ids)) and len(data["questions"]) >= 40 and len(data["briefings"]) >= 5
     kinds = {q["kind"] for q in data["questions"]}
     assert kinds == {"single_fact", "temporal", "multi_doc", "numeric", "quote", "unanswerable", "false_premise"}
+
+
+def test_citation_support_and_latency_figures_aggregate_over_answers():
+    a = score_answer(TASK, "Makei 2020 [1].", refused=False)
+    a.cited_sentences, a.supported_sentences, a.retrieve_ms, a.generate_ms = 2, 1, 10.0, 1000.0
+    b = score_answer(TASK, "Makei 2020 [1].", refused=False)
+    b.cited_sentences, b.supported_sentences, b.retrieve_ms, b.generate_ms = 2, 2, 30.0, 3000.0
+    b.raw_sentences, b.raw_dropped = 4, 1
+    fig = aggregate([a, b])
+    assert fig["citation_support"] == 0.75
+    assert fig["raw_sentences_dropped"] == 0.25
+    assert (fig["retrieve_ms_mean"], fig["generate_ms_mean"]) == (20.0, 2000.0)
