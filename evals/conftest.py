@@ -23,7 +23,7 @@ sys.path.insert(0, str(EVALS))
 from rag.config import Settings  # noqa: E402
 from scoring import aggregate, load_tasks  # noqa: E402
 
-from harness import RESULTS, TERMINAL  # noqa: E402
+from harness import CONFIG, RESULTS  # noqa: E402
 
 
 def _selected(items: list[dict]) -> list[dict]:
@@ -65,7 +65,7 @@ def answerer(eval_settings):
 
 
 def pytest_configure(config):
-    TERMINAL[:] = [config.pluginmanager.get_plugin("terminalreporter")]
+    CONFIG[:] = [config]
 
 
 def _config(settings: Settings) -> dict:

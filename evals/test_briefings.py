@@ -22,9 +22,10 @@ def briefing_scores(answerer, tasks, eval_settings):
     for task in tasks["briefings"]:
         t = time.perf_counter()
         if task["mode"] == "timeline":
-            result = briefer.timeline(task.get("topic"))
+            result = briefer.timeline(task.get("topic"), progress=lambda m: log(f"  [{task['id']}] {m}"))
         else:
-            result = briefer.briefing(None if task["mode"] == "all" else task["topic"])
+            result = briefer.briefing(None if task["mode"] == "all" else task["topic"],
+                                      progress=lambda m: log(f"  [{task['id']}] {m}"))
         seconds = time.perf_counter() - t
         s = score_briefing(task, result.markdown, [c.source for c in result.citations], seconds, len(result.bullets))
         scores.append(s)
