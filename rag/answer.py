@@ -21,6 +21,8 @@ from rag.store import Store
 from rag.verify import Verification, premise_conflict, split_sentences, support, verify_answer
 
 REFUSAL_TEXT = "The documents do not say."
+# words that name the slot a question asks for, not something the answer sentence must repeat
+_SLOT_WORDS = re.compile(r"\b(?:date|day|year|month|time|place|city|name|number)s?\b", re.IGNORECASE)
 
 
 @dataclass
@@ -184,27 +186,34 @@ class Answerer:
         if not checked.refused and any(s.citations for s in checked.sentences):
             text, citations = render(checked, passages)
             return Answer(question, text, False, citations, timings, standalone, raw, checked.dropped, passages)
+        conflict = premise_conflict(standalone, self.retriever.documents())
         text, citations = render(checked, passages) if checked.refused else (REFUSAL_TEXT, [])
         if not citations:
             # the model refused bare, or nothing it wrote was supported: quote the closest evidence
-            text, citations = self.closest_evidence(standalone, passages)
-        conflict = premise_conflict(standalone, self.retriever.documents())
+            score, text, citations = self.closest_evidence(standalone, passages)
+            if (not checked.refused and conflict is None and citations
+                    and score >= self.settings.extract_min_support):
+                # the quote holds all the question asks about: an extractive answer, not a refusal
+                text = text.replace(f"{REFUSAL_TEXT} The closest passage says:", "The documents say:", 1)
+                return Answer(question, text, False, citations, timings, standalone, raw, checked.dropped, passages)
         if conflict is not None:
             a, b = conflict
             text = f"None of the documents mentions {a} together with {b}. {text}"
         return Answer(question, text, True, citations, timings, standalone, raw, checked.dropped, passages)
 
-    def closest_evidence(self, question: str, passages: list[Passage]) -> tuple[str, list[Citation]]:
-        """The refusal text plus the one sentence of the top passages that shares most with the question."""
+    def closest_evidence(self, question: str, passages: list[Passage]) -> tuple[float, str, list[Citation]]:
+        """(score, text, citations): the refusal text plus the one sentence of the top passages that
+        shares most with the question (score: :func:`rag.verify.support` of the question by it)."""
         best: tuple[float, int, str] | None = None
+        asked = re.sub(_SLOT_WORDS, " ", question)  # "what date": the date is what the sentence should hold
         for i, p in enumerate(passages[:3], start=1):
             for sent in split_sentences(p.chunk.body):
-                score = support(question, sent)
+                score = support(asked, sent)
                 if best is None or score > best[0]:
                     best = (score, i, sent)
         if best is None or best[0] < 0.3:
-            return REFUSAL_TEXT, []
-        _, n, sent = best
+            return 0.0, REFUSAL_TEXT, []
+        score, n, sent = best
         quote = sent.strip('“”" ')
-        return (f"{REFUSAL_TEXT} The closest passage says: “{quote}” [1]",
+        return (score, f"{REFUSAL_TEXT} The closest passage says: “{quote}” [1]",
                 [Citation.from_passage(1, passages[n - 1])])

@@ -57,6 +57,10 @@ class Settings:
     n_batch: int = 512
     max_tokens: int = 256
     support_threshold: float = 0.5  # share of a sentence's content words found in its cited passage
+    # When nothing the model wrote is supported, the closest evidence sentence is quoted as the answer
+    # (not a refusal) if it holds every name and number of the question and this share of its content
+    # words; below it the quote only accompanies a refusal. 1.01 turns quoting-as-answer off.
+    extract_min_support: float = 0.75
 
     @classmethod
     def from_env(cls, **overrides: object) -> "Settings":

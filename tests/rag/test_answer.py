@@ -1,4 +1,5 @@
 """The answer chain with a fake chat model over the real seed store."""
+import dataclasses
 import json
 
 import pytest
@@ -7,9 +8,10 @@ from fakes import QueuedChatModel
 from rag.answer import Answerer, history_text
 
 
-def make(seed_store, *answers):
+def make(seed_store, *answers, **settings):
     llm = QueuedChatModel(answers=list(answers))
-    return Answerer(seed_store, llm), llm
+    config = dataclasses.replace(seed_store.settings, **settings) if settings else None
+    return Answerer(seed_store, llm, config), llm
 
 
 def test_prompt_carries_numbered_passages_with_date_and_source(seed_store):
@@ -110,3 +112,18 @@ def test_empty_store_is_a_clear_error(empty_store):
 
 def test_history_text_formats():
     assert history_text([("hi", "hello")]) == "User: hi\nAssistant: hello"
+
+
+def test_unsupported_answer_is_replaced_by_a_quote_that_answers(seed_store):
+    # the model adds a year no passage gives: dropped; the sentence that holds everything the question
+    # names is quoted as the answer instead
+    answerer, _ = make(seed_store, "Lavrov met Ryzhenkov in Brest on November 22, 2024 [1].")
+    ans = answerer.run("On what date did Lavrov meet Maxim Ryzhenkov in Brest?")
+    assert not ans.refused, ans.answer
+    assert ans.answer.startswith("The documents say: “") and ans.answer.endswith("” [1]")
+    assert "Nov. 22" in ans.answer and "2024" not in ans.answer
+    assert ans.citations[0].source == "000_e3a7af6ccd77722d.txt"
+    # with quoting-as-answer turned off the same quote only accompanies a refusal
+    strict, _ = make(seed_store, "Lavrov met Ryzhenkov in Brest on November 22, 2024 [1].", extract_min_support=1.01)
+    ans = strict.run("On what date did Lavrov meet Maxim Ryzhenkov in Brest?")
+    assert ans.refused and ans.answer.startswith("The documents do not say. The closest passage says: “")
