@@ -25,6 +25,8 @@ from scoring import aggregate, load_tasks  # noqa: E402
 
 from harness import CONFIG, RESULTS  # noqa: E402
 
+_SESSION_T0 = time.perf_counter()  # conftest is imported when the pytest session starts
+
 
 def _selected(items: list[dict]) -> list[dict]:
     ids = os.environ.get("EVAL_IDS")
@@ -77,7 +79,8 @@ def _config(settings: Settings) -> dict:
 
 
 def _markdown(report: dict) -> str:
-    lines = [f"# Eval report", "", f"Run {report['date']} on {report['config']['machine']}; LLM `{report['config']['llm']}`.", ""]
+    lines = [f"# Eval report", "", f"Run {report['date']} on {report['config']['machine']}; LLM `{report['config']['llm']}`; "
+             f"whole run {report['wall_s'] / 60:.1f} min (model load {report['model_load_s']} s).", ""]
     q = report.get("questions_figures")
     if q:
         lines += ["## Questions", "", "| figure | value |", "|---|---|"]
@@ -118,7 +121,8 @@ def pytest_sessionfinish(session, exitstatus):
         return
     settings = RESULTS.get("settings")
     report: dict = {"date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
-                    "config": _config(settings) if settings else {}, "model_load_s": RESULTS.get("model_load_s")}
+                    "config": _config(settings) if settings else {}, "model_load_s": RESULTS.get("model_load_s"),
+                    "wall_s": round(time.perf_counter() - _SESSION_T0, 1)}
     if "questions" in RESULTS:
         scores = RESULTS["questions"]
         report["questions_figures"] = aggregate(scores)
@@ -138,6 +142,41 @@ def pytest_sessionfinish(session, exitstatus):
     (out / "report.json").write_text(json.dumps(report, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
     (out / "report.md").write_text(_markdown(report), encoding="utf-8")
     RESULTS["report_path"] = str(out / "report.md")
+    if full:
+        _update_readme(report)
+
+
+README_START, README_END = "<!-- eval-figures:start -->", "<!-- eval-figures:end -->"
+
+
+def _readme_figures(report: dict) -> str:
+    q, b = report["questions_figures"], report["briefings_figures"]
+    kinds = ", ".join(f"{k} {v}" for k, v in q["per_kind"].items())
+    return "\n".join([
+        f"Run {report['date']}, {report['config']['machine']}, LLM `{report['config']['llm']}` "
+        f"(full table: [evals/report.md](evals/report.md)).",
+        "",
+        "| figure | value |", "|---|---|",
+        f"| questions | {q['questions']} |",
+        f"| fact pass rate | {q['fact_pass_rate']} ({kinds}) |",
+        f"| refusal accuracy | {q['refusal_accuracy']} |",
+        f"| citation validity / support | {q['citation_validity']} / {q['citation_support']} |",
+        f"| retrieval recall@{report['config'].get('top_k', 'k')} | {q['retrieval_recall']} |",
+        f"| mean retrieval / generation per question | {q['retrieve_ms_mean']} ms / {q['generate_ms_mean']} ms |",
+        f"| briefings: pass rate / source coverage / mean time | {b['pass_rate']} / {b['source_coverage']} / {b['seconds_mean']} s |",
+        f"| whole eval run (store build, model load, {q['questions']} questions, {len(report['briefings'])} briefings) | {report['wall_s'] / 60:.1f} min |",
+    ])
+
+
+def _update_readme(report: dict) -> None:
+    """A full run keeps the README's figures block in step with evals/report.md."""
+    readme = ROOT / "README.md"
+    text = readme.read_text(encoding="utf-8")
+    start, end = text.find(README_START), text.find(README_END)
+    if start < 0 or end < start:
+        return
+    block = f"{README_START}\n{_readme_figures(report)}\n{README_END}"
+    readme.write_text(text[:start] + block + text[end + len(README_END):], encoding="utf-8")
 
 
 def pytest_terminal_summary(terminalreporter):

@@ -64,6 +64,7 @@ class Store:
 
     # Chroma's write path is not safe for concurrent writers within one process.
     _write_lock = threading.Lock()
+    GET_PAGE = 10_000  # rows per Chroma get (see ``get``)
 
     def __init__(self, settings: Settings, create: bool = True) -> None:
         import chromadb
@@ -90,7 +91,7 @@ class Store:
                 embedding_function=embedder(),
                 collection_metadata={"hnsw:space": "cosine"},
             )
-            self.collection = self.vectors._collection  # raw handle, used only for count()
+            self.collection = self.vectors._collection  # raw handle: count() and paged get()
             self.collection.count()
         except StoreError:
             raise
@@ -103,10 +104,28 @@ class Store:
         return int(self.collection.count())
 
     def get(self, where: dict[str, Any] | None = None, ids: list[str] | None = None, with_text: bool = True) -> list[StoredChunk]:
+        """Chunks matching ``where`` / ``ids`` (all when neither is given), fetched in pages.
+
+        Paged because Chroma's SQLite backend refuses one query for every row past ~32k chunks
+        ("too many SQL variables"; measured in benchmarks/results.md at 100k chunks).
+        """
         include = ["metadatas", "documents"] if with_text else ["metadatas"]
-        res = self.vectors.get(where=where, ids=ids, include=include)
-        docs = res.get("documents") or [""] * len(res["ids"])
-        return [StoredChunk(i, d or "", m or {}) for i, d, m in zip(res["ids"], docs, res["metadatas"])]
+        out: list[StoredChunk] = []
+        offset = 0
+        while True:
+            if ids is not None:  # an explicit id list is fetched in slices of the same size
+                page_ids = ids[offset : offset + self.GET_PAGE]
+                if not page_ids:
+                    break
+                res = self.collection.get(ids=page_ids, where=where, include=include)
+            else:
+                res = self.collection.get(where=where, include=include, limit=self.GET_PAGE, offset=offset)
+            docs = res.get("documents") or [""] * len(res["ids"])
+            out.extend(StoredChunk(i, d or "", m or {}) for i, d, m in zip(res["ids"], docs, res["metadatas"]))
+            if ids is None and len(res["ids"]) < self.GET_PAGE:
+                break
+            offset += self.GET_PAGE
+        return out
 
     def sources(self) -> list[SourceInfo]:
         """One row per stored document, sorted by source name."""
