@@ -1,0 +1,163 @@
+"""Briefings and timelines: map/reduce wiring, citation check and renumbering, timeline order.
+
+The model is a fake that answers from the prompt it is sent (so that its statements are really
+supported by the passages shown), plus one invented statement per document that the citation
+check must drop. The store is the real seed store.
+"""
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from langchain_core.language_models import BaseChatModel
+from langchain_core.messages import AIMessage, BaseMessage
+from langchain_core.outputs import ChatGeneration, ChatResult
+from pydantic import Field
+
+from ingest.metadata import DocDate
+from rag.answer import Answerer
+from rag.brief import Briefer, TimelineEvent, _resolve_year
+from rag.retrieve import Passage
+from rag.store import StoredChunk
+from rag.verify import split_sentences
+
+INVENTED = "The ministers agreed to build a bridge to the Moon"
+_PASSAGE = re.compile(r"^\[(\d+)\] [^\n]*\n(?:Section: [^\n]*\n)?(.*?)(?=\n\n\[\d+\] |\Z)", re.S | re.M)
+
+
+def _first_sentence(body: str) -> str:
+    for s in split_sentences(body):
+        if len(s.split()) >= 6 and "[" not in s:
+            return s.rstrip(".")
+    return body.split("\n")[0].rstrip(".")
+
+
+class PromptEchoModel(BaseChatModel):
+    """Map: one real sentence from each of the first two passages, cited, plus an invented one.
+    Reduce: a title and a lead made of the first bullet. Timeline event: passage 1's first sentence."""
+
+    calls: list[str] = Field(default_factory=list)
+
+    @property
+    def _llm_type(self) -> str:
+        return "prompt-echo-fake"
+
+    def _generate(self, messages: list[BaseMessage], stop=None, run_manager=None, **kw: Any) -> ChatResult:
+        prompt = "\n".join(str(m.content) for m in messages)
+        if "notes for an analyst's briefing" in prompt:
+            self.calls.append("map")
+            passages = _PASSAGE.findall(prompt)[:2]
+            lines = [f"- {_first_sentence(body)} [{n}]." for n, body in passages]
+            lines.append(f"- {INVENTED} [{passages[0][0]}].")
+            text = "\n".join(lines)
+        elif "opening of an analyst's briefing" in prompt:
+            self.calls.append("reduce")
+            first = re.search(r"^- (.*)$", prompt, re.M).group(1)
+            text = f"Title: Test briefing\nLead: {first}"
+        else:
+            self.calls.append("event")
+            n, body = _PASSAGE.findall(prompt)[0]
+            text = f"{_first_sentence(body)} [{n}]."
+        return ChatResult(generations=[ChatGeneration(message=AIMessage(content=text))])
+
+
+def _briefer(seed_store) -> tuple[Briefer, PromptEchoModel]:
+    llm = PromptEchoModel()
+    return Briefer(Answerer(seed_store, llm, seed_store.settings)), llm
+
+
+def _markers(text: str) -> list[int]:
+    return [int(n) for n in re.findall(r"\[(\d+)\]", text)]
+
+
+def test_whole_collection_briefing_maps_each_document_then_reduces(seed_store):
+    briefer, llm = _briefer(seed_store)
+    progress: list[str] = []
+    result = briefer.briefing(None, progress=progress.append)
+    n_docs = len(seed_store.sources())
+    assert llm.calls == ["map"] * n_docs + ["reduce"]
+    assert sum("summarising" in m for m in progress) == n_docs
+    assert result.markdown.startswith("# Test briefing\n")
+    # every document's facts reach the briefing: map covers the collection, not the top chunks
+    assert {c.source for c in result.citations} == {s.source for s in seed_store.sources()}
+
+
+def test_unsupported_statements_are_dropped_and_every_bullet_is_cited(seed_store):
+    briefer, _ = _briefer(seed_store)
+    result = briefer.briefing(None)
+    assert INVENTED not in result.markdown
+    assert result.bullets
+    for bullet in result.bullets:
+        assert _markers(bullet), bullet
+        cited = [result.citations[n - 1] for n in _markers(bullet)]
+        # the bullet's words come from a passage it cites
+        words = set(re.findall(r"[A-Za-z]{5,}", re.sub(r"\[\d+\]", "", bullet)))
+        assert any(len(words & set(re.findall(r"[A-Za-z]{5,}", c.text))) >= len(words) * 0.8 for c in cited), bullet
+
+
+def test_citations_are_renumbered_to_the_final_source_list(seed_store):
+    briefer, _ = _briefer(seed_store)
+    result = briefer.briefing(None)
+    body, sources = result.markdown.split("## Sources")
+    used = _markers(body)
+    first_use = list(dict.fromkeys(used))
+    assert first_use == list(range(1, len(result.citations) + 1))  # 1, 2, 3 ... in order of first use
+    assert [c.n for c in result.citations] == first_use
+    source_lines = [l for l in sources.strip().splitlines() if l.strip()]
+    assert len(source_lines) == len(result.citations)
+    for c, line in zip(result.citations, source_lines):
+        assert line.startswith(f"{c.n}. ") and c.source in line
+
+
+def test_topic_briefing_keeps_only_documents_on_the_topic(seed_store):
+    briefer, _ = _briefer(seed_store)
+    result = briefer.briefing("Lavrov's meeting with Maxim Ryzhenkov in Brest")
+    assert "000_e3a7af6ccd77722d.txt" in {c.source for c in result.citations}
+    assert result.to_json()["citations"][0]["n"] == 1
+
+
+def test_off_topic_briefing_says_the_documents_are_silent(seed_store):
+    briefer, llm = _briefer(seed_store)
+    result = briefer.briefing("Photosynthesis in deep-sea coral reefs")
+    assert "do not say" in result.markdown and not result.citations
+    assert llm.calls == []
+
+
+def _event(date: DocDate | None, order: int = 0) -> TimelineEvent:
+    return TimelineEvent(date, "x", Passage(StoredChunk("id", "x", {}), 1.0), order)
+
+
+def test_timeline_order_known_years_first_then_year_unknown_then_undated():
+    events = [_event(None, 0), _event(DocDate(1, 19)), _event(DocDate(11, 26, 2020)), _event(DocDate(6, 30, 2022)),
+              _event(DocDate(11, 22)), _event(DocDate(11, 25, 2020))]
+    ordered = [e.date_label for e in sorted(events, key=TimelineEvent.sort_key)]
+    assert ordered == ["25 November 2020", "26 November 2020", "30 June 2022",
+                       "19 January (year unknown)", "22 November (year unknown)", "Date unknown"]
+
+
+def test_a_yearless_date_takes_the_document_year_only_when_close():
+    doc = DocDate(11, 20, 2020)
+    assert _resolve_year(DocDate(11, 26), doc) == DocDate(11, 26, 2020)
+    assert _resolve_year(DocDate(3, 1), doc).year is None  # months away: could be another year
+    assert _resolve_year(DocDate(11, 26), None).year is None  # never guessed without a dated document
+
+
+def test_seed_timeline_is_chronological_and_cited(seed_store):
+    briefer, _ = _briefer(seed_store)
+    result = briefer.timeline(None)
+    lines = [l for l in result.markdown.split("## Sources")[0].splitlines() if l.startswith("- **")]
+    assert len(lines) >= len(seed_store.sources())
+    keys = []
+    for line in lines:
+        label = re.match(r"- \*\*(.+?)\*\*", line).group(1)
+        assert _markers(line), line
+        m = re.match(r"(\d+) (\w+)(?: (\d{4}))?", label)
+        if m is None:
+            keys.append((2, 0, 0, 0))
+            continue
+        month = ["January", "February", "March", "April", "May", "June", "July", "August", "September",
+                 "October", "November", "December"].index(m.group(2)) + 1
+        keys.append((0, int(m.group(3)), month, int(m.group(1))) if m.group(3) else (1, 0, month, int(m.group(1))))
+    assert keys == sorted(keys)
+    assert any(k[0] == 0 for k in keys) and any(k[0] == 1 for k in keys)  # the seeds have both kinds
+    assert max(_markers(result.markdown.split("## Sources")[0])) == len(result.citations)
