@@ -19,7 +19,7 @@ from ingest.load import SUPPORTED_SUFFIXES, LoadError, load_file
 from ingest.metadata import content_hash, document_date, document_title, parse_iso
 from ingest.split import Chunk, split_text
 from rag.config import Settings
-from rag.store import Store
+from rag.store import Store, embedder
 
 
 @dataclass
@@ -117,6 +117,16 @@ def iter_files(paths: Iterable[Path]) -> Iterable[tuple[Path, LoadError | None]]
             yield p, LoadError(p, "no such file or directory")
 
 
+@dataclass
+class _Plan:
+    """What writing one document means: its chunk ids, the chunks not yet stored, the stale ids."""
+
+    source: str
+    ids: list[str]
+    new: list[tuple[str, str, dict[str, Any]]]
+    stale: list[str]
+
+
 class Ingestor:
     """Ingests files into a Store; ``run`` is safe to repeat."""
 
@@ -132,6 +142,7 @@ class Ingestor:
         report = IngestReport()
         files = list(iter_files(Path(p) for p in paths))
         seen: dict[str, Path] = {}
+        pending: list[tuple[Path, _Plan]] = []
         bar = tqdm(files, desc="ingesting", unit="file", disable=not progress, file=sys.stderr)
         for i, (path, error) in enumerate(bar):
             bar.set_postfix_str(path.name[:30])
@@ -146,35 +157,72 @@ class Ingestor:
             seen[path.name] = path
             try:
                 doc = prepare_document(path, self.settings)
-                report.documents.append(self.store_document(doc))
             except LoadError as exc:
                 report.errors.append(exc)
-            except Exception as exc:  # a store failure on one file must not lose the others
-                report.errors.append(LoadError(path, f"could not store: {exc}"))
+                continue
+            pending.append((path, self._plan(doc)))
+            if sum(len(plan.new) for _, plan in pending) >= self.settings.embed_batch_size * 4:
+                self._flush(pending, report)
+        self._flush(pending, report)
         bar.close()
         return report
 
     def store_document(self, doc: PreparedDocument) -> DocumentResult:
-        """Write ``doc``'s chunks: add what is new, then delete its stale chunks."""
+        """Write one document's chunks: add what is new, then delete its stale chunks."""
+        plan = self._plan(doc)
+        return self._write(plan, self._embed([t for _, t, _ in plan.new]))
+
+    # Documents are embedded together, a few batches' worth of new chunks at a time, because one
+    # encode call per document (7-8 chunks each in the seeds) left the encoder's batches mostly
+    # empty: the ingest path ran at 1/1.69 of the raw encoder (benchmarks/results.md, section 1).
+    def _flush(self, pending: list[tuple[Path, "_Plan"]], report: IngestReport) -> None:
+        if not pending:
+            return
+        texts = [t for _, plan in pending for _, t, _ in plan.new]
+        try:
+            vectors = self._embed(texts)
+        except Exception as exc:  # e.g. out of memory: every pending document is reported, none half-written
+            report.errors.extend(LoadError(path, f"could not embed: {exc}") for path, _ in pending)
+            pending.clear()
+            return
+        offset = 0
+        for path, plan in pending:
+            own = vectors[offset : offset + len(plan.new)]
+            offset += len(plan.new)
+            try:
+                report.documents.append(self._write(plan, own))
+            except Exception as exc:  # a store failure on one file must not lose the others
+                report.errors.append(LoadError(path, f"could not store: {exc}"))
+        pending.clear()
+
+    def _embed(self, texts: list[str]) -> list[list[float]]:
+        return embedder().embed_documents(texts) if texts else []
+
+    def _plan(self, doc: PreparedDocument) -> "_Plan":
         existing = {c.id for c in self.store.get(where={"source": doc.source}, with_text=False)}
-        ids, texts, metas = [], [], []
+        ids: list[str] = []
+        new: list[tuple[str, str, dict[str, Any]]] = []
         for n, chunk in enumerate(doc.chunks):
             cid = chunk_id(doc.source, doc.metadata["content_hash"], chunk)
             if cid in ids:
                 continue
             ids.append(cid)
-            texts.append(chunk.display_text)
-            metas.append({**doc.metadata, "chunk_index": n, "n_chunks": len(doc.chunks), "start": chunk.start,
-                          "end": chunk.end, "heading": chunk.heading,
-                          "body_offset": len(chunk.display_text) - len(chunk.body)})
-        new = [(i, t, m) for i, t, m in zip(ids, texts, metas) if i not in existing]
-        batch = max(1, self.settings.embed_batch_size * 4)
-        for s in range(0, len(new), batch):
-            part = new[s : s + batch]
-            self.store.add([p[0] for p in part], [p[1] for p in part], [p[2] for p in part])
-        stale = sorted(existing - set(ids))
-        self.store.delete(stale)
-        return DocumentResult(doc.source, added=len(new), unchanged=len(ids) - len(new), removed=len(stale))
+            if cid not in existing:
+                new.append((cid, chunk.display_text,
+                            {**doc.metadata, "chunk_index": n, "n_chunks": len(doc.chunks), "start": chunk.start,
+                             "end": chunk.end, "heading": chunk.heading,
+                             "body_offset": len(chunk.display_text) - len(chunk.body)}))
+        return _Plan(doc.source, ids, new, sorted(existing - set(ids)))
+
+    def _write(self, plan: "_Plan", vectors: list[list[float]]) -> DocumentResult:
+        """New chunks first (one write per document where Chroma's batch limit allows), then the stale ones go."""
+        step = max(1, self.store.max_batch_size)
+        for s in range(0, len(plan.new), step):
+            part = plan.new[s : s + step]
+            self.store.add([p[0] for p in part], [p[1] for p in part], [p[2] for p in part], embeddings=vectors[s : s + step])
+        self.store.delete(plan.stale)
+        return DocumentResult(plan.source, added=len(plan.new), unchanged=len(plan.ids) - len(plan.new),
+                              removed=len(plan.stale))
 
     def remove(self, source: str) -> int:
         """Delete every chunk of document ``source``; returns how many were removed."""

@@ -121,6 +121,14 @@ class Store:
             raise StoreError(_explain(exc, self.location)) from exc
         self.version = 0  # bumped on every write in this process (for caches such as BM25)
 
+    @functools.cached_property
+    def max_batch_size(self) -> int:
+        """The most records Chroma accepts in one write."""
+        try:
+            return int(self.collection._client.get_max_batch_size())
+        except Exception:  # older clients or servers without the call
+            return 1000
+
     # --- reads
     def count(self) -> int:
         return int(self.collection.count())

@@ -91,3 +91,25 @@ def test_seed_metadata_in_store(seed_store):
     chunk = seed_store.get(where={"source": "001_f63a187ba6a0d519.txt"})[0]
     for key in ("title", "content_hash", "start", "end", "chunk_index", "date_label"):
         assert key in chunk.metadata
+
+
+def test_documents_are_embedded_together_and_each_stored_with_its_own_vectors(empty_store, tmp_path, monkeypatch):
+    docs = _copy_seeds(tmp_path / "docs", names=tuple(sorted(p.name for p in SEEDS.glob("*.txt"))))
+    calls: list[int] = []
+    real = Ingestor._embed
+
+    def counting(self, texts):
+        calls.append(len(texts))
+        return real(self, texts)
+
+    monkeypatch.setattr(Ingestor, "_embed", counting)
+    report = Ingestor(empty_store).run([docs], progress=False)
+    assert report.ok and len(report.documents) == 5
+    # the seeds' chunks are fewer than one flush (4 x embed_batch_size): a single encode call
+    assert calls == [report.added] and report.added < empty_store.settings.embed_batch_size * 4
+    # every chunk got its own vector: a chunk's text finds itself first
+    from rag.store import embed_query
+
+    for chunk in empty_store.get()[::7]:
+        best, sim = empty_store.dense_search(embed_query(chunk.text), k=1)[0]
+        assert best.id == chunk.id and sim > 0.99
