@@ -39,7 +39,6 @@ WORK = "model"  # concurrency group: every request that runs the model or writes
 LOOPBACK_NAMES = {"localhost", "localhost.localdomain", "ip6-localhost"}
 WAITING = "… *reading the passages*"
 CONTEXT_CHARS = 280  # text shown around a cited passage in a source card
-_DATE_RE = re.compile(r"\d{4}(?:-\d{2}(?:-\d{2})?)?")
 _CITE_RE = re.compile(r"\\\[(\d+)\\\]")
 
 # Clicking a citation [n] unfolds the (possibly collapsed) answer group holding its source card.
@@ -337,12 +336,15 @@ class AppContext:
 
 
 def _filters(sources: list[str] | None, date_from: str | None, date_to: str | None):
-    from rag.retrieve import Filters
+    from rag.retrieve import Filters, check_date_bound
 
     date_from, date_to = (date_from or "").strip() or None, (date_to or "").strip() or None
     for label, value in (("date from", date_from), ("date to", date_to)):
-        if value and not _DATE_RE.fullmatch(value):
-            raise ValueError(f"{label} {value!r} is not a date: use YYYY-MM-DD (or YYYY or YYYY-MM)")
+        if value:
+            try:
+                check_date_bound(value)
+            except ValueError as exc:
+                raise ValueError(f"{label}: {exc}") from None
     return Filters(tuple(sources or ()), date_from, date_to)
 
 

@@ -138,10 +138,24 @@ def _filters(source: tuple[str, ...], date_from: str | None, date_to: str | None
     return Filters(tuple(source), date_from, date_to)
 
 
+def _check_date(ctx, param, value: str | None) -> str | None:
+    """--from/--to must be a real calendar date: checked before the store or the model is touched."""
+    from rag.retrieve import check_date_bound
+
+    if value is None:
+        return None
+    try:
+        return check_date_bound(value)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc)) from None
+
+
 filter_options = [
     click.option("--source", multiple=True, help="Only search this source file (repeatable)."),
-    click.option("--from", "date_from", default=None, help="Only documents dated on/after YYYY[-MM[-DD]]."),
-    click.option("--to", "date_to", default=None, help="Only documents dated on/before YYYY[-MM[-DD]]."),
+    click.option("--from", "date_from", default=None, callback=_check_date,
+                 help="Only documents dated on/after YYYY[-MM[-DD]]."),
+    click.option("--to", "date_to", default=None, callback=_check_date,
+                 help="Only documents dated on/before YYYY[-MM[-DD]]."),
     click.option("-k", "--top-k", type=int, default=None, help="Passages shown to the model."),
 ]
 

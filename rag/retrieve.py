@@ -26,6 +26,11 @@ class Filters:
     date_from: str | None = None  # YYYY-MM-DD
     date_to: str | None = None
 
+    def __post_init__(self) -> None:
+        for bound in (self.date_from, self.date_to):
+            if bound:
+                check_date_bound(bound)  # a bad bound is an error, never a filter that silently admits nothing
+
     def chroma_where(self) -> dict[str, Any] | None:
         clauses: list[dict[str, Any]] = []
         if self.sources:
@@ -52,11 +57,23 @@ class Filters:
         return True
 
 
+def check_date_bound(value: str) -> str:
+    """``value`` stripped if it is a real calendar date written YYYY, YYYY-MM or YYYY-MM-DD; else ValueError."""
+    import datetime as dt
+
+    m = re.fullmatch(r"(\d{4})(?:-(\d{2})(?:-(\d{2}))?)?", value.strip())
+    try:
+        if not m:
+            raise ValueError
+        dt.date(int(m.group(1)), int(m.group(2) or 1), int(m.group(3) or 1))
+    except ValueError:
+        raise ValueError(f"{value!r} is not a date: use YYYY, YYYY-MM or YYYY-MM-DD") from None
+    return value.strip()
+
+
 def _ordinal(iso: str) -> int:
-    m = re.fullmatch(r"(\d{4})(?:-(\d{2}))?(?:-(\d{2}))?", iso.strip())
-    if not m:
-        raise ValueError(f"date {iso!r} is not YYYY, YYYY-MM or YYYY-MM-DD")
-    return int(m.group(1)) * 10000 + int(m.group(2) or 1) * 100 + int(m.group(3) or 1)
+    parts = [int(p) for p in check_date_bound(iso).split("-")] + [1, 1]
+    return parts[0] * 10000 + parts[1] * 100 + parts[2]
 
 
 @dataclass

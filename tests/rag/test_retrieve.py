@@ -1,3 +1,5 @@
+import pytest
+
 from rag.retrieve import Filters, Retriever, TimeHint
 
 
@@ -34,3 +36,10 @@ def test_year_in_question_prefers_that_year(seed_store):
 def test_time_hint_parsing():
     h = TimeHint.from_question("What happened in November 2020 and Jan. 2023?")
     assert h.years == {2020, 2023} and h.months == {11, 1}
+
+
+@pytest.mark.parametrize("bound", ["2024-13", "2023-02-29", "20-01-01", "soon"])
+def test_impossible_date_bounds_are_errors_not_empty_filters(bound):
+    with pytest.raises(ValueError, match="is not a date"):
+        Filters(date_from=bound)
+    assert Filters(date_from="2024-02-29", date_to="2024").chroma_where() is not None
