@@ -41,7 +41,7 @@ def load_file(path: Path, max_bytes: int) -> LoadedFile:
     try:
         size = path.stat().st_size
         if size > max_bytes:
-            raise LoadError(path, f"file is {size / 1e6:.1f} MB, over the {max_bytes / 1e6:.0f} MB limit")
+            raise LoadError(path, f"file is {size / 2**20:.1f} MB, over the {max_bytes / 2**20:.0f} MB limit")
         if size == 0:
             raise LoadError(path, "empty file")
         data = path.read_bytes()

@@ -18,7 +18,7 @@ from rag.config import Settings
 from rag.prompts import format_passages, load_prompt, passage_header
 from rag.retrieve import Filters, Passage, Retrieval, Retriever
 from rag.store import Store
-from rag.verify import Verification, premise_conflict, split_sentences, support, verify_answer
+from rag.verify import Verification, premise_conflict, split_sentences, strip_citations, support, verify_answer
 
 REFUSAL_TEXT = "The documents do not say."
 # words that name the slot a question asks for, not something the answer sentence must repeat
@@ -214,6 +214,7 @@ class Answerer:
         if best is None or best[0] < 0.3:
             return 0.0, REFUSAL_TEXT, []
         score, n, sent = best
-        quote = sent.strip('“”" ')
+        # a document's own citation-like markers ("[12]") must not pass for citations of the answer
+        quote = strip_citations(sent).strip('“”" ')
         return (score, f"{REFUSAL_TEXT} The closest passage says: “{quote}” [1]",
                 [Citation.from_passage(1, passages[n - 1])])

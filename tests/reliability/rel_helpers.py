@@ -4,11 +4,13 @@ from __future__ import annotations
 import os
 import signal
 import socket
+import sqlite3
 import subprocess
 import sys
 import time
 import urllib.error
 import urllib.request
+from collections import Counter
 from pathlib import Path
 
 import pytest
@@ -96,3 +98,40 @@ def subprocess_env(**extra: str) -> dict[str, str]:
                GRADIO_ANALYTICS_ENABLED="False", TOKENIZERS_PARALLELISM="false", PYTHONUNBUFFERED="1")
     env.update(extra)
     return env
+
+
+def chroma_counts(store: Path) -> Counter:
+    """Chunks per source read straight from a local store's SQLite file, read-only.
+
+    For stores another process writes: a Chroma client opened in this process caches the store's
+    state, so a store is inspected this way until every process writing it has exited.
+    """
+    db = Path(store) / "chroma.sqlite3"
+    if not db.exists():
+        return Counter()
+    con = sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=10)
+    try:
+        rows = con.execute("SELECT string_value, COUNT(*) FROM embedding_metadata WHERE key = 'source' "
+                           "GROUP BY string_value").fetchall()
+    except sqlite3.OperationalError as exc:
+        if "no such table" in str(exc):  # a store being created right now
+            return Counter()
+        raise
+    finally:
+        con.close()
+    return Counter(dict(rows))
+
+
+def wait4(proc: subprocess.Popen, timeout: float) -> int:
+    """Wait for ``proc`` and return its peak resident memory in bytes (Linux ``ru_maxrss`` of that child)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
+        if pid:
+            proc.returncode = os.waitstatus_to_exitcode(status)
+            return usage.ru_maxrss * 1024
+        if time.monotonic() > deadline:
+            os.kill(proc.pid, signal.SIGKILL)
+            os.wait4(proc.pid, 0)
+            pytest.fail(f"{proc.args} did not finish within {timeout:.0f} s")
+        time.sleep(0.05)
