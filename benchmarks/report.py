@@ -71,7 +71,8 @@ def _ingest(entry: dict[str, Any], out: Path) -> list[str]:
     ])
     md += ["", f"**Raw encoder / ingest path = {_fmt(r['raw_over_ingest'], 2)}×.** Inside the ingest path the encoder was "
            f"called {r['ingest_encode_calls']} times with {_fmt(r['ingest_mean_encode_batch'], 1)} chunks per call on "
-           f"average (one call per document, so batches are far below {r['embed_batch_size']}); encoding was "
+           f"average (the ingest path gathers several documents' new chunks per encode call; the encoder batches by "
+           f"{r['embed_batch_size']}); encoding was "
            f"{_fmt(100 * (r['ingest_encode_share'] or 0), 0)}% of ingest wall time. Load+clean+split of all documents "
            f"took {_fmt(r['prepare_s'], 2)} s; writing the same chunks with precomputed embeddings to Chroma took "
            f"{_fmt(r['chroma_write_s'], 2)} s. Loading the embedder: {_fmt(r['model_load_s'], 1)} s (not counted).", ""]
