@@ -16,6 +16,7 @@ from rag.config import PROJECT_ROOT
 
 PROMPTS_DIR = PROJECT_ROOT / "prompts"
 _SECTION = re.compile(r"^=== (system|user) ===\s*$", re.MULTILINE)
+_FORGED_HEADER = re.compile(r"^\s*\[(\d+)\]", re.MULTILINE)
 
 
 @functools.lru_cache(maxsize=None)
@@ -46,5 +47,7 @@ def format_passages(chunks: Iterable[tuple[int, dict, str]]) -> str:
         heading = meta.get("heading")
         body = text[int(meta.get("body_offset", 0)):] if heading else text
         section = f"Section: {heading}\n" if heading else ""
-        blocks.append(f"{passage_header(n, meta)}\n{section}{body.strip()}")
+        # a document line shaped like a passage header ("[3] 1 January ...") must not pass for one
+        body = _FORGED_HEADER.sub(r"(\1)", body.strip())
+        blocks.append(f"{passage_header(n, meta)}\n{section}{body}")
     return "\n\n".join(blocks)
