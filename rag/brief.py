@@ -97,7 +97,7 @@ class Briefer:
         if not docs:
             return Briefing(topic, f"# Briefing: {label}\n\nThe documents do not say anything about this topic.\n", [])
         numbered: list[Passage] = []
-        sentences: list[CheckedSentence] = []
+        per_doc: list[list[CheckedSentence]] = []
         for i, (source, passages) in enumerate(docs, start=1):
             progress(f"[{i}/{len(docs)}] summarising {source}")
             first = len(numbered) + 1
@@ -108,8 +108,9 @@ class Briefer:
             evidence = {n: evidence_text(n, p) for n, p in zip(nums, passages)}
             raw = "\n".join(_bullet_line(line) for line in raw.splitlines() if line.strip())
             checked = verify_answer(raw, evidence, self.settings.support_threshold)
-            sentences.extend(s for s in checked.sentences if s.citations)
-        sentences = _dedupe(sentences)[:MAX_BULLETS]
+            per_doc.append([s for s in checked.sentences if s.citations])
+        relevance = [max((p.dense or 0.0) for p in passages) for _, passages in docs]
+        sentences = _select_bullets(per_doc, relevance, MAX_BULLETS)
         progress("writing the lead")
         bullet_text = "\n".join(f"- {s.text} " + "".join(f"[{n}]" for n in s.citations) for s in sentences)
         title, lead = label, []
@@ -142,11 +143,13 @@ class Briefer:
             doc_date = parse_iso(passages[0].meta.get("date"))
             chunks = self.answerer.store.get(where={"source": source})
             chunks.sort(key=lambda c: c.metadata.get("chunk_index", 0))
-            found = _dated_sentences(chunks, doc_date, i)
+            found = _dated_sentences(chunks, doc_date, i, title=passages[0].meta.get("title"))
             if topic:
                 found = [e for e in found if support(topic, e.text) > 0 or any(e.passage.chunk.id == p.chunk.id for p in passages)]
-            if not found:
-                found = [self._main_event(passages, doc_date, i)]
+            # A document whose own date is unknown may date only side events (its main one undated):
+            # its main event is added, shown as "Date unknown" rather than guessed.
+            if not found or doc_date is None:
+                found.append(self._main_event(passages, doc_date, i))
             events.extend(e for e in found if e is not None)
         events.sort(key=TimelineEvent.sort_key)
         citations: list[Citation] = []
@@ -174,12 +177,14 @@ class Briefer:
         return TimelineEvent(doc_date, s.text, passages[s.citations[0] - 1], order)
 
 
-def _dated_sentences(chunks, doc_date: DocDate | None, order: int) -> list[TimelineEvent]:
+def _dated_sentences(chunks, doc_date: DocDate | None, order: int, title: str | None = None) -> list[TimelineEvent]:
     """Sentences that carry a day+month date, dated from the text (year from the document when safe)."""
     events: list[TimelineEvent] = []
     seen: set[str] = set()
     for chunk in chunks:
         for sent in split_sentences(chunk.body):
+            if title and title in sent:  # a first sentence glued to the dateline and headline: keep the sentence
+                sent = sent[sent.index(title) + len(title):].strip() or sent
             if _is_dateline(sent) or sent in seen:
                 continue
             dates = find_dates(sent)
@@ -228,12 +233,19 @@ def _title_and_lead(text: str, fallback: str) -> tuple[str, str]:
     return title, lead
 
 
-def _dedupe(sentences: list[CheckedSentence]) -> list[CheckedSentence]:
-    out: list[CheckedSentence] = []
-    for s in sentences:
-        if all(support(s.text, o.text) < 0.8 for o in out):
-            out.append(s)
-    return out
+def _select_bullets(per_doc: list[list[CheckedSentence]], relevance: list[float], limit: int) -> list[CheckedSentence]:
+    """At most ``limit`` bullets, taken round-robin over documents in order of relevance to the topic
+    (so that no document is crowded out by the ones before it in date order), near-duplicates
+    skipped, then shown in the documents' date order."""
+    ranked = sorted(range(len(per_doc)), key=lambda i: -relevance[i])
+    picked: list[tuple[int, int, CheckedSentence]] = []
+    for r in range(max((len(d) for d in per_doc), default=0)):
+        for i in ranked:
+            if len(picked) >= limit:
+                break
+            if r < len(per_doc[i]) and all(support(per_doc[i][r].text, o.text) < 0.8 for _, _, o in picked):
+                picked.append((i, r, per_doc[i][r]))
+    return [s for _, _, s in sorted(picked, key=lambda x: (x[0], x[1]))]
 
 
 def _with_marks(text: str, numbers: list[int]) -> str:
