@@ -1,6 +1,8 @@
 """Shared fixtures: a real Chroma store on disk built from seeds/ with the real embedding model."""
 from __future__ import annotations
 
+import os
+import shutil
 import sys
 from pathlib import Path
 
@@ -45,3 +47,30 @@ def empty_store(tmp_path):
 
     settings = Settings.from_env(store_dir=tmp_path / "store", chroma_url="")
     return Store(settings)
+
+
+@pytest.fixture
+def store_copy(seed_store_dir, tmp_path) -> Path:
+    """A private, writable copy of the session's seed store."""
+    path = tmp_path / "store"
+    shutil.copytree(seed_store_dir, path)
+    return path
+
+
+@pytest.fixture
+def cli():
+    """Run the ``rag`` click group in-process: ``cli("sources", "--json", env={...}, input=...)`` → click Result.
+
+    Settings come from the arguments, never from RAG_* variables of the calling shell. Click >= 8.2
+    keeps stderr apart: ``result.stdout`` / ``result.stderr`` (``result.output`` mixes both).
+    """
+    from click.testing import CliRunner
+
+    from rag.cli import main
+
+    def run(*args: object, env: dict[str, str | None] | None = None, input: str | None = None):
+        base: dict[str, str | None] = {k: None for k in os.environ if k.startswith("RAG_")}
+        return CliRunner().invoke(main, [str(a) for a in args], env={**base, **(env or {})}, input=input,
+                                  catch_exceptions=True)
+
+    return run

@@ -7,16 +7,13 @@ the arguments configure it. Commands that need the language model get a QueuedCh
 from __future__ import annotations
 
 import json
-import os
 import re
 import shutil
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
 from fakes import QueuedChatModel
 
-from rag.cli import main
 
 ROOT = Path(__file__).resolve().parents[2]
 SEEDS = ROOT / "seeds"
@@ -31,26 +28,6 @@ BREST = "000_e3a7af6ccd77722d.txt"
 BREST_TITLE = "Lavrov Visit to Belarus Underlines Common Unity in Belarus-Russia Union State"
 BREST_ANSWER = "Lavrov met Maxim Ryzhenkov in Brest [1]."
 SUMMARY = re.compile(r"^(\d+) documents: (\d+) chunks added, (\d+) unchanged, (\d+) removed; (\d+) errors$")
-
-
-@pytest.fixture
-def cli():
-    """``cli("sources", "--json", input=...)`` → click Result with separate stdout and stderr."""
-
-    def run(*args, input: str | None = None):
-        env = {k: None for k in os.environ if k.startswith("RAG_")}  # settings come from the arguments only
-        # click >= 8.2 always keeps stderr apart: result.stdout / result.stderr (result.output mixes both)
-        return CliRunner().invoke(main, [str(a) for a in args], env=env, input=input, catch_exceptions=True)
-
-    return run
-
-
-@pytest.fixture
-def store_copy(seed_store_dir, tmp_path) -> Path:
-    """A private, writable copy of the session's seed store."""
-    path = tmp_path / "store"
-    shutil.copytree(seed_store_dir, path)
-    return path
 
 
 @pytest.fixture
@@ -368,8 +345,9 @@ def test_brief_timeline_out_file(cli, fake_llm, seed_store_dir, tmp_path):
     assert events
     brest = next(line for line in events if "Brest" in line)
     assert brest.startswith("- **22 November (year unknown)** — ")
-    # dated events with a year come first, in order
-    assert md.index("**26 November 2020**") < md.index("**12 January 2023**") < md.index(brest)
+    # dated events with a year come first, in order; the 2020 visit is dated by its own sentence
+    # ("On November 25-26, ... Lavrov paid a working visit"), not by the dateline glued before it
+    assert md.index("**25 November 2020** — On November 25-26") < md.index("**12 January 2023**") < md.index(brest)
     # every [n] of an event has a numbered source line
     n_sources = len(re.findall(r"^\d+\. .+ — `[^`]+`$", md, re.M))
     assert n_sources > 0

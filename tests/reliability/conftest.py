@@ -1,8 +1,6 @@
-"""Fixtures for the reliability tests: real servers as subprocesses, the CLI, writable store copies."""
+"""Fixtures for the reliability tests: real servers as subprocesses (the CLI and store copies: tests/conftest.py)."""
 from __future__ import annotations
 
-import os
-import shutil
 import sys
 from pathlib import Path
 from typing import Callable
@@ -27,27 +25,3 @@ def start_server(tmp_path) -> Callable[..., ServerProcess]:
     yield start
     for server in started:
         server.stop()
-
-
-@pytest.fixture
-def cli():
-    """Run the ``rag`` click group in-process: ``cli("sources", "--json", env={...})`` → click Result."""
-    from click.testing import CliRunner
-
-    from rag.cli import main
-
-    def run(*args: str, env: dict[str, str | None] | None = None, input: str | None = None):
-        # settings come from the arguments, never from RAG_* variables of the calling shell
-        base: dict[str, str | None] = {k: None for k in os.environ if k.startswith("RAG_")}
-        return CliRunner().invoke(main, [str(a) for a in args], env={**base, **(env or {})}, input=input,
-                                  catch_exceptions=True)
-
-    return run
-
-
-@pytest.fixture
-def store_copy(seed_store_dir, tmp_path) -> Path:
-    """A private, writable copy of the session's seed store."""
-    path = tmp_path / "store"
-    shutil.copytree(seed_store_dir, path)
-    return path
