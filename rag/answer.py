@@ -18,7 +18,7 @@ from rag.config import Settings
 from rag.prompts import format_passages, load_prompt, passage_header
 from rag.retrieve import Filters, Passage, Retrieval, Retriever
 from rag.store import Store
-from rag.verify import Verification, premise_conflict, split_sentences, strip_citations, support, verify_answer
+from rag.verify import Verification, body_sentences, premise_conflict, strip_citations, support, verify_answer
 
 REFUSAL_TEXT = "The documents do not say."
 # words that name the slot a question asks for, not something the answer sentence must repeat
@@ -207,7 +207,7 @@ class Answerer:
         best: tuple[float, int, str] | None = None
         asked = re.sub(_SLOT_WORDS, " ", question)  # "what date": the date is what the sentence should hold
         for i, p in enumerate(passages[:3], start=1):
-            for sent in split_sentences(p.chunk.body):
+            for sent in body_sentences(p.chunk.body, p.meta.get("title")):
                 score = support(asked, sent)
                 if best is None or score > best[0]:
                     best = (score, i, sent)

@@ -21,7 +21,7 @@ from ingest.metadata import MONTH_NAMES, DocDate, _is_dateline, find_dates, pars
 from rag.answer import Answerer, Citation, evidence_text
 from rag.prompts import format_passages, load_prompt
 from rag.retrieve import Filters, Passage
-from rag.verify import CheckedSentence, split_sentences, strip_citations, support, verify_answer
+from rag.verify import CheckedSentence, body_sentences, strip_citations, support, verify_answer
 
 Progress = Callable[[str], None]
 MAX_BULLETS = 10
@@ -182,9 +182,7 @@ def _dated_sentences(chunks, doc_date: DocDate | None, order: int, title: str | 
     events: list[TimelineEvent] = []
     seen: set[str] = set()
     for chunk in chunks:
-        for sent in split_sentences(chunk.body):
-            if title and title in sent:  # a first sentence glued to the dateline and headline: keep the sentence
-                sent = sent[sent.index(title) + len(title):].strip() or sent
+        for sent in body_sentences(chunk.body, title):
             if _is_dateline(sent) or sent in seen:
                 continue
             dates = find_dates(sent)

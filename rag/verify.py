@@ -64,6 +64,18 @@ def split_sentences(text: str) -> list[str]:
     return merged
 
 
+def body_sentences(body: str, title: str | None = None) -> list[str]:
+    """Sentences of a passage; a first sentence glued to the document's dateline and headline (no
+    full stop between them: "26 November 2020 18:51 Press release on ... On November 25-26, ...")
+    keeps only what follows the headline."""
+    out = []
+    for sent in split_sentences(body):
+        if title and title in sent:
+            sent = sent[sent.index(title) + len(title):].strip() or sent
+        out.append(sent)
+    return out
+
+
 def citations_in(sentence: str) -> list[int]:
     out: list[int] = []
     for m in CITATION.finditer(sentence):
@@ -203,7 +215,8 @@ def premise_conflict(question: str, documents: dict[str, str]) -> tuple[str, str
     the support check (they make answers unsupported); only pairs that each exist somewhere but
     never together point at a false premise ("Why did Lavrov meet Makei in Brest?").
     """
-    names = [e for e in entities(question) if e not in _QUESTION_WORDS and not e[0].isdigit()]
+    # dates are not names: a question may rightly span two visits ("in November 2020 and in January 2023")
+    names = [e for e in entities(question) if e not in _QUESTION_WORDS and e not in _MONTHS and not e[0].isdigit()]
     names.sort(key=lambda n: question.lower().find(n.lower()))  # question order: stable output
     texts = list(documents.values())
     known = [n for n in names if any(not missing_entities(n.capitalize(), t) for t in texts)]

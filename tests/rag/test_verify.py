@@ -64,8 +64,21 @@ def test_premise_conflict():
     assert premise_conflict("Why did Lavrov meet Makei in Brest?", docs) == ("Makei", "Brest")
     assert premise_conflict("Where did Lavrov meet Ryzhenkov?", docs) is None
     assert premise_conflict("Did Lavrov visit Tokyo?", docs) is None  # unknown names are left to the support check
+    # months are dates, not names: a question may span two visits held in different documents
+    two_visits = {"2020": "In November 2020 Lavrov met Makei in Minsk.", "2023": "Lavrov will come to Minsk on 19 January."}
+    assert premise_conflict("What did Makei sign in November and what was planned for January?", two_visits) is None
+    assert premise_conflict("What did Makei sign in Brest in November?", {**two_visits, "b": "Lavrov was in Brest."}) == ("Makei", "Brest")
 
 
 def test_support_measure():
     assert support("Lavrov met Ryzhenkov in Brest", EVIDENCE[1]) == 1.0
     assert support("Putin flew to Vitebsk", EVIDENCE[1]) == 0.0
+
+
+def test_body_sentences_cut_the_dateline_and_headline_glued_to_a_first_sentence():
+    from rag.verify import body_sentences
+
+    title = "Press release on Foreign Minister Sergey Lavrov’s visit to the Republic of Belarus"
+    body = f"26 November 202018:51 {title} On November 25-26, Lavrov paid a working visit to Minsk. He met Makei."
+    assert body_sentences(body, title) == ["On November 25-26, Lavrov paid a working visit to Minsk.", "He met Makei."]
+    assert body_sentences(body)[0].startswith("26 November")  # without the title nothing is cut
