@@ -67,6 +67,21 @@ class Answer:
                 "timings": {k: round(v, 1) for k, v in self.timings.items()}}
 
 
+def _name_span(question: str, name: str) -> str:
+    """The whole name in ``question`` that ``name`` is part of ("Makei" → "Vladimir Makei")."""
+    tokens = question.split()
+    key = name.lower()
+    idx = next((i for i, t in enumerate(tokens) if t.lower().strip("?,.!;:“”\"'").startswith(key)), None)
+    if idx is None:
+        return name
+    lo = hi = idx
+    while lo > 1 and tokens[lo - 1][:1].isupper():  # not the question's first word ("Why", "Did")
+        lo -= 1
+    while hi + 1 < len(tokens) and tokens[hi + 1][:1].isupper() and not tokens[hi].endswith((",", "?", ".")):
+        hi += 1
+    return " ".join(tokens[lo : hi + 1]).strip("?,.!;:“”\"'")
+
+
 def evidence_text(n: int, p: Passage) -> str:
     """What a citation of passage ``n`` may be judged against: its header line and its text."""
     return f"{passage_header(n, p.meta)} {p.chunk.text}"
@@ -188,22 +203,50 @@ class Answerer:
             return Answer(question, text, False, citations, timings, standalone, raw, checked.dropped, passages)
         conflict = premise_conflict(standalone, self.retriever.documents())
         text, citations = render(checked, passages) if checked.refused else (REFUSAL_TEXT, [])
+        if conflict is not None:
+            spans = [_name_span(standalone, name) for name in conflict]
+            note = f"None of the documents mentions {spans[0]} together with {spans[1]}."
+            if not citations:
+                # what the documents say about each name without the other corrects the premise
+                text, citations = self._premise_quotes(standalone, spans, passages)
+            return Answer(question, f"{note} {text}", True, citations, timings, standalone, raw, checked.dropped, passages)
         if not citations:
             # the model refused bare, or nothing it wrote was supported: quote the closest evidence
             score, text, citations = self.closest_evidence(standalone, passages)
-            if (not checked.refused and conflict is None and citations
-                    and score >= self.settings.extract_min_support):
+            if not checked.refused and citations and score >= self.settings.extract_min_support:
                 # the quote holds all the question asks about: an extractive answer, not a refusal
                 text = text.replace(f"{REFUSAL_TEXT} The closest passage says:", "The documents say:", 1)
                 return Answer(question, text, False, citations, timings, standalone, raw, checked.dropped, passages)
-        if conflict is not None:
-            a, b = conflict
-            text = f"None of the documents mentions {a} together with {b}. {text}"
         return Answer(question, text, True, citations, timings, standalone, raw, checked.dropped, passages)
+
+    def _premise_quotes(self, question: str, spans: list[str], passages: list[Passage]) -> tuple[str, list[Citation]]:
+        """For a question pairing two names no document pairs: the closest sentence about each name
+        asked without the other, cited ("About Brest: “... met Ryzhenkov ... in Brest” [1]")."""
+        parts: list[str] = []
+        citations: list[Citation] = []
+        for keep, drop in ((spans[1], spans[0]), (spans[0], spans[1])):
+            best = self._best_sentence(question.replace(drop, " "), passages)
+            if best is None or any(c.chunk_id == passages[best[1] - 1].chunk.id for c in citations):
+                continue
+            n = len(citations) + 1
+            citations.append(Citation.from_passage(n, passages[best[1] - 1]))
+            parts.append(f"About {keep}, the documents say: “{best[2]}” [{n}]")
+        return (" ".join(parts) if parts else REFUSAL_TEXT), citations
 
     def closest_evidence(self, question: str, passages: list[Passage]) -> tuple[float, str, list[Citation]]:
         """(score, text, citations): the refusal text plus the one sentence of the top passages that
         shares most with the question (score: :func:`rag.verify.support` of the question by it)."""
+        best = self._best_sentence(question, passages)
+        if best is None:
+            return 0.0, REFUSAL_TEXT, []
+        score, n, quote = best
+        return (score, f"{REFUSAL_TEXT} The closest passage says: “{quote}” [1]",
+                [Citation.from_passage(1, passages[n - 1])])
+
+    @staticmethod
+    def _best_sentence(question: str, passages: list[Passage]) -> tuple[float, int, str] | None:
+        """(support, passage number, quote) of the top passages' sentence that best supports the
+        question's names and words; None below 0.3."""
         best: tuple[float, int, str] | None = None
         asked = re.sub(_SLOT_WORDS, " ", question)  # "what date": the date is what the sentence should hold
         for i, p in enumerate(passages[:3], start=1):
@@ -212,9 +255,6 @@ class Answerer:
                 if best is None or score > best[0]:
                     best = (score, i, sent)
         if best is None or best[0] < 0.3:
-            return 0.0, REFUSAL_TEXT, []
-        score, n, sent = best
+            return None
         # a document's own citation-like markers ("[12]") must not pass for citations of the answer
-        quote = strip_citations(sent).strip('“”" ')
-        return (score, f"{REFUSAL_TEXT} The closest passage says: “{quote}” [1]",
-                [Citation.from_passage(1, passages[n - 1])])
+        return best[0], best[1], strip_citations(best[2]).strip('“”" ')

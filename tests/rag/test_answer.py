@@ -26,15 +26,28 @@ def test_prompt_carries_numbered_passages_with_date_and_source(seed_store):
 
 def test_premise_note_when_names_never_meet(seed_store):
     answerer, llm = make(seed_store, "The documents do not say.")
-    ans = answerer.run("Why did Lavrov meet Makei in Brest?")
-    assert "none of the documents mentions Makei together with Brest" in llm.prompt_text()
-    # the model refused bare: the code states the correction and quotes what the documents say
+    ans = answerer.run("Why did Lavrov meet Vladimir Makei in Brest?")
+    assert "none of the documents mentions Vladimir together with Brest" in llm.prompt_text()
+    # the model refused bare: the code states the correction with the whole name, then quotes what the
+    # documents say about each name without the other: who Lavrov met in Brest
     assert ans.refused
-    assert ans.answer.startswith("None of the documents mentions Makei together with Brest. The documents do not say.")
-    # no sentence of the top passages shares enough with the question to be quoted
-    assert ans.citations == []
+    assert ans.answer.startswith("None of the documents mentions Vladimir Makei together with Brest. About Brest, "
+                                 "the documents say: “")
+    brest = next(c for c in ans.citations if "Ryzhenkov" in c.text)
+    assert brest.source == "000_e3a7af6ccd77722d.txt"
+    assert f"Ryzhenkov" in ans.answer and f"[{brest.n}]" in ans.answer
+    assert [c.n for c in ans.citations] == list(range(1, len(ans.citations) + 1))
     answerer.run("Where did Lavrov meet Ryzhenkov?")
     assert "none of the documents" not in llm.prompt_text()
+
+
+def test_name_span_takes_the_whole_name():
+    from rag.answer import _name_span
+
+    q = "Why did Lavrov meet Vladimir Makei in Brest?"
+    assert [_name_span(q, n) for n in ("Vladimir", "Makei", "Brest", "Lavrov")] == [
+        "Vladimir Makei", "Vladimir Makei", "Brest", "Lavrov"]
+    assert _name_span("Did Putin visit Minsk?", "Putin") == "Putin"
 
 
 def test_cited_answer_returns_only_cited_sources(seed_store):
