@@ -110,7 +110,8 @@ def _markdown(report: dict) -> str:
         for s in b:
             lines.append(f"| {s['id']} | {s['mode']} | {'✓' if s['passed'] else '✗'} | {', '.join(s['missing'])} | "
                          f"{', '.join(s['forbidden'])} | {s['source_coverage']:.2f} | {s['bullets']} | {s['seconds']:.0f} |")
-        lines += ["", f"Briefing pass rate: {report['briefings_figures']['pass_rate']}, mean source coverage "
+        lines += ["", f"Briefing pass rate: {report['briefings_figures']['pass_rate']}, mean fact recall "
+                      f"{report['briefings_figures']['fact_recall']}, mean source coverage "
                       f"{report['briefings_figures']['source_coverage']}, mean time {report['briefings_figures']['seconds_mean']} s."]
     lines += ["", "## Configuration", "", "```json", json.dumps(report["config"], indent=1), "```", ""]
     return "\n".join(lines)
@@ -129,9 +130,10 @@ def pytest_sessionfinish(session, exitstatus):
         report["questions"] = [dict(dataclasses.asdict(s), cites_expected=s.cites_expected) for s in scores]
     if "briefings" in RESULTS:
         bs = RESULTS["briefings"]
-        report["briefings"] = [dict(dataclasses.asdict(s), source_coverage=s.source_coverage) for s in bs]
+        report["briefings"] = [dict(dataclasses.asdict(s), source_coverage=s.source_coverage, fact_recall=s.fact_recall) for s in bs]
         report["briefings_figures"] = {
             "pass_rate": round(sum(s.passed for s in bs) / max(1, len(bs)), 3),
+            "fact_recall": round(sum(s.fact_recall for s in bs) / max(1, len(bs)), 3),
             "source_coverage": round(sum(s.source_coverage for s in bs) / max(1, len(bs)), 3),
             "seconds_mean": round(sum(s.seconds for s in bs) / max(1, len(bs)), 1),
         }
@@ -163,7 +165,8 @@ def _readme_figures(report: dict) -> str:
         f"| citation validity / support | {q['citation_validity']} / {q['citation_support']} |",
         f"| retrieval recall@{report['config'].get('top_k', 'k')} | {q['retrieval_recall']} |",
         f"| mean retrieval / generation per question | {q['retrieve_ms_mean']} ms / {q['generate_ms_mean']} ms |",
-        f"| briefings: pass rate / source coverage / mean time | {b['pass_rate']} / {b['source_coverage']} / {b['seconds_mean']} s |",
+        f"| briefings: pass rate / fact recall / source coverage / mean time | {b['pass_rate']} / {b['fact_recall']} / "
+        f"{b['source_coverage']} / {b['seconds_mean']} s |",
         f"| whole eval run (store build, model load, {q['questions']} questions, {len(report['briefings'])} briefings) | {report['wall_s'] / 60:.1f} min |",
     ])
 

@@ -100,6 +100,12 @@ class BriefingScore:
     expected_sources: list[str]
     seconds: float
     bullets: int
+    facts: int = 0  # expected facts of the task
+
+    @property
+    def fact_recall(self) -> float:
+        """Share of the task's expected facts the briefing states."""
+        return 1.0 - len(self.missing) / self.facts if self.facts else 1.0
 
     @property
     def source_coverage(self) -> float:
@@ -118,7 +124,7 @@ def score_briefing(task: dict[str, Any], markdown: str, cited_sources: list[str]
     missing = missing_facts(body, task.get("facts") or [])
     bad = forbidden_found(body, task.get("forbidden"))
     return BriefingScore(task["id"], task["mode"], not missing and not bad, missing, bad, sorted(set(cited_sources)),
-                         list(task.get("sources") or []), seconds, bullets)
+                         list(task.get("sources") or []), seconds, bullets, len(task.get("facts") or []))
 
 
 def aggregate(scores: list[QuestionScore]) -> dict[str, Any]:

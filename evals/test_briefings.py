@@ -9,7 +9,10 @@ from scoring import score_briefing
 
 pytestmark = pytest.mark.model
 
-FLOORS = {"pass_rate": 0.0, "source_coverage": 0.0}
+# Set from the first full run (2026-11-23: fact recall 0.52, source coverage 0.675, pass rate 1/8),
+# a margin of about two facts lost below. The pass rate (every fact of a task) is reported, not floored:
+# at 1/8 a floor would be 0 and could not fail.
+FLOORS = {"fact_recall": 0.42, "source_coverage": 0.55}
 
 
 @pytest.fixture(scope="module")
@@ -37,9 +40,9 @@ def briefing_scores(answerer, tasks, eval_settings):
 def test_briefing_floors(briefing_scores):
     if not briefing_scores:
         pytest.skip("no briefings selected")
-    pass_rate = sum(s.passed for s in briefing_scores) / len(briefing_scores)
+    recall = sum(s.fact_recall for s in briefing_scores) / len(briefing_scores)
     coverage = sum(s.source_coverage for s in briefing_scores) / len(briefing_scores)
-    assert pass_rate >= FLOORS["pass_rate"], f"briefing pass rate fell to {pass_rate:.2f}"
+    assert recall >= FLOORS["fact_recall"], f"briefing fact recall fell to {recall:.2f}"
     assert coverage >= FLOORS["source_coverage"], f"source coverage fell to {coverage:.2f}"
 
 

@@ -16,12 +16,15 @@ from rag.verify import citations_in, split_sentences, strip_citations
 
 pytestmark = pytest.mark.model
 
+# Set from the first full run with the embedded model (2026-11-23, evals/report.md history): fact pass
+# 0.639, refusal accuracy 0.815, citation validity 0.976, citation support 0.80, retrieval recall 0.972;
+# each floor sits about three questions below, so one flaky answer does not fail the run but a fall does.
 FLOORS = {
-    "fact_pass_rate": 0.0,
-    "refusal_accuracy": 0.0,
-    "citation_validity": 0.0,
-    "citation_support": 0.0,
-    "retrieval_recall": 0.0,
+    "fact_pass_rate": 0.58,
+    "refusal_accuracy": 0.75,
+    "citation_validity": 0.90,
+    "citation_support": 0.70,
+    "retrieval_recall": 0.92,
 }
 
 
