@@ -109,8 +109,10 @@ class Briefer:
             raw = "\n".join(_bullet_line(line) for line in raw.splitlines() if line.strip())
             checked = verify_answer(raw, evidence, self.settings.support_threshold)
             per_doc.append([s for s in checked.sentences if s.citations])
-        relevance = [max((p.dense or 0.0) for p in passages) for _, passages in docs]
-        sentences = _select_bullets(per_doc, relevance, MAX_BULLETS)
+        # Date order, cut at MAX_BULLETS. Sharing the bullets round-robin by document relevance was
+        # measured worse (b01 5/5 -> 2/5 facts, b02 4/5 -> 3/5): dense relevance barely separates the
+        # seeds (0.6-0.8 for every document on every topic), so it gave off-topic documents equal room.
+        sentences = _dedupe([s for doc in per_doc for s in doc])[:MAX_BULLETS]
         progress("writing the lead")
         bullet_text = "\n".join(f"- {s.text} " + "".join(f"[{n}]" for n in s.citations) for s in sentences)
         title, lead = label, []
@@ -231,19 +233,12 @@ def _title_and_lead(text: str, fallback: str) -> tuple[str, str]:
     return title, lead
 
 
-def _select_bullets(per_doc: list[list[CheckedSentence]], relevance: list[float], limit: int) -> list[CheckedSentence]:
-    """At most ``limit`` bullets, taken round-robin over documents in order of relevance to the topic
-    (so that no document is crowded out by the ones before it in date order), near-duplicates
-    skipped, then shown in the documents' date order."""
-    ranked = sorted(range(len(per_doc)), key=lambda i: -relevance[i])
-    picked: list[tuple[int, int, CheckedSentence]] = []
-    for r in range(max((len(d) for d in per_doc), default=0)):
-        for i in ranked:
-            if len(picked) >= limit:
-                break
-            if r < len(per_doc[i]) and all(support(per_doc[i][r].text, o.text) < 0.8 for _, _, o in picked):
-                picked.append((i, r, per_doc[i][r]))
-    return [s for _, _, s in sorted(picked, key=lambda x: (x[0], x[1]))]
+def _dedupe(sentences: list[CheckedSentence]) -> list[CheckedSentence]:
+    out: list[CheckedSentence] = []
+    for s in sentences:
+        if all(support(s.text, o.text) < 0.8 for o in out):
+            out.append(s)
+    return out
 
 
 def _with_marks(text: str, numbers: list[int]) -> str:

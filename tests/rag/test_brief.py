@@ -161,19 +161,3 @@ def test_seed_timeline_is_chronological_and_cited(seed_store):
     assert keys == sorted(keys)
     assert any(k[0] == 0 for k in keys) and any(k[0] == 1 for k in keys)  # the seeds have both kinds
     assert max(_markers(result.markdown.split("## Sources")[0])) == len(result.citations)
-
-
-def test_bullets_are_shared_round_robin_by_relevance_then_shown_in_date_order():
-    from rag.brief import _select_bullets
-    from rag.verify import CheckedSentence
-
-    def doc(tag: str, n: int) -> list[CheckedSentence]:  # distinct words, so no bullet is a near-duplicate
-        return [CheckedSentence(f"{tag} {word} {tag.lower()}{word}", [1], 1.0)
-                for word in ("alpha", "bravo", "charlie", "delta")[:n]]
-
-    per_doc = [doc("Early", 4), doc("Middle", 4), doc("Late", 2)]  # date order
-    chosen = _select_bullets(per_doc, relevance=[0.5, 0.6, 0.9], limit=5)
-    texts = [s.text.split()[0] for s in chosen]
-    # the late but most relevant document is not crowded out by the earlier ones
-    assert texts == ["Early", "Middle", "Middle", "Late", "Late"]
-    assert [s.text.split()[1] for s in chosen] == ["alpha", "alpha", "bravo", "alpha", "bravo"]

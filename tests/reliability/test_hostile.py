@@ -162,8 +162,8 @@ def test_a_100_mb_file_is_refused_without_reading_it(store_copy, seed_store, tmp
     print(f"peak RSS: small ingest {base_peak / MB:.0f} MB, with the 100 MB file {peak / MB:.0f} MB")
     assert proc.returncode == 1, f"{out}\n{err[-3000:]}"
     assert "Traceback" not in err
-    [error] = [ln for ln in err.splitlines() if ln.startswith("error:")]
-    assert str(big) in error and "file is 100.0 MB, over the 20 MB limit" in error, error
+    errors = [ln for ln in err.splitlines() if str(big) in ln]
+    assert errors and "file is 100.0 MB, over the 20 MB limit" in errors[0], err[-3000:]
     assert out.strip() == "1 documents: 1 chunks added, 0 unchanged, 0 removed; 1 errors", out
 
     counts = chroma_counts(store_copy)
@@ -174,9 +174,10 @@ def test_a_100_mb_file_is_refused_without_reading_it(store_copy, seed_store, tmp
     assert seed_ids <= {c.id for c in after.get(with_text=False)}, "seed chunks were lost"
     # The file is refused by its size before it is read: the run peaks where a small ingest peaks
     # (torch + MiniLM + Chroma, a few hundred MB). Reading it at all would add >= 100 MB of bytes, its
-    # decoded text as much again, so 64 MB of headroom over the baseline separates the two; 1.5 GB is
-    # the absolute ceiling asked for.
-    assert peak < base_peak + 64 * MB, f"{peak / MB:.0f} MB vs {base_peak / MB:.0f} MB for a small file"
+    # decoded text as much again (>= 200 MB), so 150 MB of headroom over the baseline separates the two
+    # while leaving room for allocator noise between two processes on a loaded machine; 1.5 GB is the
+    # absolute ceiling asked for.
+    assert peak < base_peak + 150 * MB, f"{peak / MB:.0f} MB vs {base_peak / MB:.0f} MB for a small file"
     assert peak < 1536 * MB
 
 
