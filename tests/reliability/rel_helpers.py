@@ -123,13 +123,26 @@ def chroma_counts(store: Path) -> Counter:
 
 
 def wait4(proc: subprocess.Popen, timeout: float) -> int:
-    """Wait for ``proc`` and return its peak resident memory in bytes (Linux ``ru_maxrss`` of that child)."""
+    """Wait for ``proc`` and return its own peak resident memory in bytes.
+
+    Read as VmHWM from /proc while it runs (Popen returns after the exec, so this is the new
+    program's address space). Not ``ru_maxrss`` from wait4: Linux carries the parent's RSS at fork
+    into it, so in a full test run it reported the pytest process's 2.9 GB for a 0.8 GB child.
+    """
     deadline = time.monotonic() + timeout
+    peak = 0
     while True:
-        pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
+        try:
+            with open(f"/proc/{proc.pid}/status", encoding="ascii") as f:
+                for line in f:
+                    if line.startswith("VmHWM:"):
+                        peak = max(peak, int(line.split()[1]) * 1024)
+        except (OSError, ValueError):
+            pass  # exited (a zombie has no address space left)
+        pid, status, _usage = os.wait4(proc.pid, os.WNOHANG)
         if pid:
             proc.returncode = os.waitstatus_to_exitcode(status)
-            return usage.ru_maxrss * 1024
+            return peak
         if time.monotonic() > deadline:
             os.kill(proc.pid, signal.SIGKILL)
             os.wait4(proc.pid, 0)
