@@ -341,21 +341,7 @@ def task_scale(a: dict[str, Any]) -> dict[str, Any]:
         emb = embedder()
         k = settings.candidates
         t0 = time.perf_counter()
-        try:
-            retriever.run(qs[0])
-        except Exception as exc:
-            # Store.get() with no filter asks Chroma for every row at once; past ~32k chunks SQLite
-            # refuses ("too many SQL variables"). Record it, then measure with a paged get so the
-            # other figures still exist, and say so in the report.
-            res["fused_error"] = f"{type(exc).__name__}: {str(exc).splitlines()[0][:200]}"
-            res["fused_error_first_query_ms"] = rnd((time.perf_counter() - t0) * 1000, 1)
-            log(f"scale {n}: Retriever.run failed ({res['fused_error']}); retrying with a paged Store.get")
-            _page_store_get(store)
-            res["workaround"] = "Store.get paged 20,000 rows at a time (benchmark-only patch)"
-            retriever = Retriever(store, settings)
-            bm25 = _Bm25Probe(retriever, store)
-            t0 = time.perf_counter()
-            retriever.run(qs[0])
+        retriever.run(qs[0])
         res["first_query_ms"] = rnd((time.perf_counter() - t0) * 1000, 1)  # includes the BM25 index build
         t0 = time.perf_counter()
         bm25.search(qs[0], k)
@@ -387,28 +373,6 @@ def task_scale(a: dict[str, Any]) -> dict[str, Any]:
     rss["end"] = rss_now()
     res["rss"] = rss
     return res
-
-
-def _page_store_get(store, page: int = 20000) -> None:
-    """Benchmark-only: make ``store.get()`` without filters fetch in pages (see task_scale)."""
-    from rag.store import StoredChunk
-
-    orig = store.get
-
-    def get(where=None, ids=None, with_text=True):
-        if where is not None or ids is not None:
-            return orig(where=where, ids=ids, with_text=with_text)
-        include = ["metadatas", "documents"] if with_text else ["metadatas"]
-        out, offset = [], 0
-        while True:
-            res = store.collection.get(include=include, limit=page, offset=offset)
-            docs = res.get("documents") or [""] * len(res["ids"])
-            out += [StoredChunk(i, d or "", m or {}) for i, d, m in zip(res["ids"], docs, res["metadatas"])]
-            if len(res["ids"]) < page:
-                return out
-            offset += page
-
-    store.get = get
 
 
 def _thread_probe(emb, qs: list[str]) -> dict[str, Any]:

@@ -97,7 +97,7 @@ class Briefer:
         if not docs:
             return Briefing(topic, f"# Briefing: {label}\n\nThe documents do not say anything about this topic.\n", [])
         numbered: list[Passage] = []
-        per_doc: list[list[CheckedSentence]] = []
+        sentences: list[CheckedSentence] = []
         for i, (source, passages) in enumerate(docs, start=1):
             progress(f"[{i}/{len(docs)}] summarising {source}")
             first = len(numbered) + 1
@@ -108,11 +108,11 @@ class Briefer:
             evidence = {n: evidence_text(n, p) for n, p in zip(nums, passages)}
             raw = "\n".join(_bullet_line(line) for line in raw.splitlines() if line.strip())
             checked = verify_answer(raw, evidence, self.settings.support_threshold)
-            per_doc.append([s for s in checked.sentences if s.citations])
+            sentences.extend(s for s in checked.sentences if s.citations)
         # Date order, cut at MAX_BULLETS. Sharing the bullets round-robin by document relevance was
         # measured worse (b01 5/5 -> 2/5 facts, b02 4/5 -> 3/5): dense relevance barely separates the
         # seeds (0.6-0.8 for every document on every topic), so it gave off-topic documents equal room.
-        sentences = _dedupe([s for doc in per_doc for s in doc])[:MAX_BULLETS]
+        sentences = _dedupe(sentences)[:MAX_BULLETS]
         progress("writing the lead")
         bullet_text = "\n".join(f"- {s.text} " + "".join(f"[{n}]" for n in s.citations) for s in sentences)
         title, lead = label, []

@@ -223,12 +223,13 @@ def test_ask_plain_prints_answer_then_sources(cli, fake_llm, seed_store_dir):
     assert len(made) == 1
 
 
-def test_ask_without_question_is_a_usage_error(cli, fake_llm, seed_store_dir):
+@pytest.mark.parametrize(("command", "argument"), [("ask", "QUESTION"), ("brief", "TOPIC")])
+def test_missing_question_or_topic_is_a_usage_error(cli, fake_llm, seed_store_dir, command, argument):
     made = fake_llm(BREST_ANSWER)
-    result = cli("ask", "--store", seed_store_dir)
+    result = cli(command, "--store", seed_store_dir)
     no_traceback(result)
     assert result.exit_code == 2
-    assert "QUESTION" in result.stderr
+    assert argument in result.stderr
     assert made == []
 
 
@@ -353,15 +354,6 @@ def test_brief_timeline_out_file(cli, fake_llm, seed_store_dir, tmp_path):
     assert n_sources > 0
     assert all(1 <= int(n) <= n_sources for e in events for n in re.findall(r"\[(\d+)\]", e))
     assert len(made) == 1
-
-
-def test_brief_without_topic_is_a_usage_error(cli, fake_llm, seed_store_dir):
-    made = fake_llm(BREST_ANSWER)
-    result = cli("brief", "--store", seed_store_dir)
-    no_traceback(result)
-    assert result.exit_code == 2
-    assert "TOPIC" in result.stderr
-    assert made == []
 
 
 def test_brief_on_empty_store(cli, fake_llm, tmp_path):
