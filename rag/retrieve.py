@@ -190,6 +190,15 @@ class Retriever:
             self._docs_key = self._bm25.key
         return self._docs
 
+    def lexical_scores(self, query: str, k: int = 1000) -> dict[str, float]:
+        """Best BM25 score of any chunk per source, over the ``k`` best chunks (absent: no match)."""
+        self._bm25.ensure(self.store)
+        best: dict[str, float] = {}
+        for chunk, score in self._bm25.search(query, k):
+            source = chunk.metadata.get("source", "?")
+            best[source] = max(best.get(source, 0.0), score)
+        return best
+
     def run(self, question: str, filters: Filters | None = None, top_k: int | None = None) -> Retrieval:
         s = self.settings
         filters = filters or Filters()

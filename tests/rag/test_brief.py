@@ -16,7 +16,7 @@ from pydantic import Field
 
 from ingest.metadata import DocDate
 from rag.answer import Answerer
-from rag.brief import Briefer, TimelineEvent, _resolve_year
+from rag.brief import Briefer, TimelineEvent, _dated_sentences, _resolve_year
 from rag.retrieve import Passage
 from rag.store import StoredChunk
 from rag.verify import split_sentences
@@ -110,10 +110,24 @@ def test_citations_are_renumbered_to_the_final_source_list(seed_store):
 
 
 def test_topic_briefing_keeps_only_documents_on_the_topic(seed_store):
-    briefer, _ = _briefer(seed_store)
+    briefer, llm = _briefer(seed_store)
     result = briefer.briefing("Lavrov's meeting with Maxim Ryzhenkov in Brest")
-    assert "000_e3a7af6ccd77722d.txt" in {c.source for c in result.citations}
+    # only the Brest article names Ryzhenkov and Brest; the other four are about other visits
+    assert {c.source for c in result.citations} == {"000_e3a7af6ccd77722d.txt"}
+    assert llm.calls.count("map") == 1
     assert result.to_json()["citations"][0]["n"] == 1
+
+
+def test_documents_are_chosen_by_the_topic_words_they_hold(seed_store):
+    briefer, _ = _briefer(seed_store)
+    topic = "Nuclear weapons and security guarantees in Russia-Belarus relations"
+    scores = briefer.answerer.retriever.lexical_scores(topic)
+    chosen = {source for source, _ in briefer.gather(topic)}
+    # every seed says "Russia" and "Belarus"; only two discuss nuclear weapons and security guarantees
+    assert chosen == {"000_e3a7af6ccd77722d.txt", "004_d4300b7bd3a6ac4d.txt"}
+    assert all(scores[s] >= 0.5 * max(scores.values()) for s in chosen)
+    assert len(scores) == len(seed_store.sources())  # the others match too, far more weakly
+    assert len(briefer.gather(None)) == len(seed_store.sources())  # --all keeps every document
 
 
 def test_off_topic_briefing_says_the_documents_are_silent(seed_store):
@@ -161,3 +175,38 @@ def test_seed_timeline_is_chronological_and_cited(seed_store):
     assert keys == sorted(keys)
     assert any(k[0] == 0 for k in keys) and any(k[0] == 1 for k in keys)  # the seeds have both kinds
     assert max(_markers(result.markdown.split("## Sources")[0])) == len(result.citations)
+
+
+def _chunk(body: str, heading: str = "", index: int = 0) -> StoredChunk:
+    return StoredChunk(f"c{index}", body, {"chunk_index": index, "heading": heading})
+
+
+def test_a_dated_sentence_keeps_the_next_one_when_it_goes_on_about_the_same_person():
+    body = ("On November 25-26, Foreign Minister Sergey Lavrov paid a working visit to Minsk. "
+            "Mr Lavrov held talks with his Belarusian counterpart, Vladimir Makei. The weather was cold.\n\n"
+            "Russian Foreign Minister Sergey Lavrov met Maxim Ryzhenkov on Nov. 22 in Brest. "
+            "The meeting is occurring at a point when the press is emphasizing other matters.")
+    events = _dated_sentences([_chunk(body)], DocDate(11, 26, 2020), 0)
+    assert [e.date_label for e in events] == ["25 November 2020", "22 November 2020"]
+    assert events[0].text.endswith("counterpart, Vladimir Makei.")  # same person goes on: kept
+    assert "weather" not in events[0].text  # only the next sentence, never more
+    assert events[1].text.endswith("in Brest.")  # "The meeting ..." names nobody from it: not joined
+
+
+def test_a_dateline_on_its_own_line_does_not_date_the_next_sentence():
+    body = "Thursday, 12 January 2023, 20:16\n\nSergei Lavrov will come to Minsk on 19 January."
+    events = _dated_sentences([_chunk(body)], DocDate(1, 12, 2023), 0)
+    assert [(e.date_label, e.text) for e in events] == [("19 January 2023", "Sergei Lavrov will come to Minsk on 19 January.")]
+
+
+def test_an_undated_document_gets_one_main_event_per_section(seed_store):
+    briefer, llm = _briefer(seed_store)
+    undated = [i for i in seed_store.sources() if not (i.date or "")]
+    assert [i.source for i in undated] == ["004_d4300b7bd3a6ac4d.txt"]  # the seeds' one undated document
+    chunks = seed_store.get(where={"source": undated[0].source})
+    sections = {c.metadata["heading"].split(" — ")[0] for c in chunks}
+    result = briefer.timeline(None)
+    assert llm.calls.count("event") == len(sections) >= 3
+    cited = {c.heading.split(" — ")[0] for c in result.citations if c.source == undated[0].source and c.heading}
+    assert cited == sections
+    assert result.markdown.count("**Date unknown**") == len(sections)

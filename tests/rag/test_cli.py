@@ -347,8 +347,10 @@ def test_brief_timeline_out_file(cli, fake_llm, seed_store_dir, tmp_path):
     brest = next(line for line in events if "Brest" in line)
     assert brest.startswith("- **22 November (year unknown)** — ")
     # dated events with a year come first, in order; the 2020 visit is dated by its own sentence
-    # ("On November 25-26, ... Lavrov paid a working visit"), not by the dateline glued before it
-    assert md.index("**25 November 2020** — On November 25-26") < md.index("**12 January 2023**") < md.index(brest)
+    # ("On November 25-26, ... Lavrov paid a working visit"), not by the dateline glued before it;
+    # the 2023 visit by its own date (19 January), not by the article's dateline (12 January 2023)
+    assert md.index("**25 November 2020** — On November 25-26") < md.index("**19 January 2023**") < md.index(brest)
+    assert "**12 January 2023**" not in md
     # every [n] of an event has a numbered source line
     n_sources = len(re.findall(r"^\d+\. .+ — `[^`]+`$", md, re.M))
     assert n_sources > 0
