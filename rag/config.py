@@ -42,7 +42,9 @@ class Settings:
     embed_batch_size: int = 32
 
     # --- retrieval
-    top_k: int = 5  # passages shown to the model
+    # Passages shown to the model. 4 rather than 5, measured with the evals: fact pass 0.656 -> 0.705,
+    # generation 23.0 -> 17.3 s per question (prompt processing is most of it), recall@k 0.972 -> 0.949.
+    top_k: int = 4
     candidates: int = 20  # per retriever before fusion
     rrf_k: int = 60  # reciprocal rank fusion constant
     dense_weight: float = 1.0

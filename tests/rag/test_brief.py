@@ -16,6 +16,7 @@ from pydantic import Field
 
 from ingest.metadata import DocDate
 from rag.answer import Answerer
+import rag.brief as brief
 from rag.brief import Briefer, TimelineEvent, _dated_sentences, _resolve_year, bullets_per_doc, passages_per_doc
 from rag.retrieve import Passage
 from rag.store import StoredChunk
@@ -118,6 +119,15 @@ def test_topic_briefing_keeps_only_documents_on_the_topic(seed_store):
     assert {c.source for c in result.citations} == {"000_e3a7af6ccd77722d.txt"}
     assert llm.calls.count("map") == 1
     assert result.to_json()["citations"][0]["n"] == 1
+
+
+def test_every_document_keeps_a_share_of_the_bullets(seed_store, monkeypatch):
+    monkeypatch.setattr(brief, "MAX_BULLETS", len(seed_store.sources()))  # fewer than the documents' bullets
+    briefer, _ = _briefer(seed_store)
+    result = briefer.briefing(None)
+    assert len(result.bullets) == len(seed_store.sources())
+    cited = {c.source for c in result.citations}
+    assert cited == {i.source for i in seed_store.sources()}  # one bullet from each, not five from the first
 
 
 def test_fewer_documents_get_more_passages_and_bullets_each(seed_store):
