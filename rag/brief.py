@@ -25,9 +25,7 @@ from rag.verify import CheckedSentence, body_sentences, strip_citations, support
 
 Progress = Callable[[str], None]
 MAX_BULLETS = 10
-PASSAGES_PER_DOC = 3  # at least, per mapped document
-PASSAGE_BUDGET = 12  # passages shared by the mapped documents (a map prompt of 6 passages is ~1,000 tokens)
-MAX_PASSAGES_PER_DOC = 6
+PASSAGES_PER_DOC = 3
 MAX_SECTIONS = 6  # main events asked of one undated document (one model call each)
 # A topic briefing maps a document only if its best BM25 score for the topic reaches this share of the
 # best document's. Dense similarity cannot choose: every seed scores 0.6-0.8 on every topic (news on
@@ -81,30 +79,23 @@ class Briefer:
 
     # --- gathering
     def gather(self, topic: str | None, progress: Progress | None = None) -> list[tuple[str, list[Passage]]]:
-        """Per document that bears on ``topic`` (all documents when None): its most relevant passages.
-
-        Fewer documents get more passages each (see ``passages_per_doc``), so a briefing on one
-        visit reads most of that visit's article instead of three passages of it.
-        """
+        """Per document that bears on ``topic`` (all documents when None): its most relevant passages."""
         store = self.answerer.store
-        sources = [info.source for info in store.sources()]
-        if topic:
-            lexical = self.answerer.retriever.lexical_scores(topic)
-            top = max(lexical.values(), default=0.0)
-            if top > 0:  # the topic's rare words (names, places) much weaker in a document: not on the topic
-                sources = [s for s in sources if lexical.get(s, 0.0) >= DOC_MIN_LEXICAL * top]
-        per_doc = passages_per_doc(len(sources))
         docs: list[tuple[str, list[Passage]]] = []
-        for source in sources:
+        lexical = self.answerer.retriever.lexical_scores(topic) if topic else {}
+        top = max(lexical.values(), default=0.0)
+        for info in store.sources():
+            if topic and top > 0 and lexical.get(info.source, 0.0) < DOC_MIN_LEXICAL * top:
+                continue  # the topic's rare words (names, places) are much weaker here than in the best document
             if topic:
-                r = self.answerer.retriever.run(topic, Filters(sources=(source,)), top_k=per_doc)
+                r = self.answerer.retriever.run(topic, Filters(sources=(info.source,)), top_k=PASSAGES_PER_DOC)
                 if not r.passages or r.best_dense < self.settings.min_score:
                     continue
                 passages = r.passages
             else:
-                chunks = sorted(store.get(where={"source": source}), key=lambda c: c.metadata.get("chunk_index", 0))
-                passages = [Passage(c, 1.0) for c in chunks[:per_doc]]
-            docs.append((source, passages))
+                chunks = sorted(store.get(where={"source": info.source}), key=lambda c: c.metadata.get("chunk_index", 0))
+                passages = [Passage(c, 1.0) for c in chunks[:PASSAGES_PER_DOC]]
+            docs.append((info.source, passages))
         docs.sort(key=lambda d: _date_key(d[1][0].meta))
         return docs
 
@@ -123,7 +114,7 @@ class Briefer:
             numbered.extend(passages)
             nums = list(range(first, first + len(passages)))
             block = format_passages((n, p.meta, p.chunk.text) for n, p in zip(nums, passages))
-            raw = self.map_chain.invoke({"topic": label, "passages": block, "bullets": bullets_per_doc(len(docs))})
+            raw = self.map_chain.invoke({"topic": label, "passages": block})
             evidence = {n: evidence_text(n, p) for n, p in zip(nums, passages)}
             raw = "\n".join(_bullet_line(line) for line in raw.splitlines() if line.strip())
             checked = verify_answer(raw, evidence, self.settings.support_threshold)
@@ -196,17 +187,6 @@ class Briefer:
             return None
         s = checked[0]
         return TimelineEvent(doc_date, s.text, passages[s.citations[0] - 1], order)
-
-
-def passages_per_doc(n_docs: int) -> int:
-    """Passages shown to the map step per document: 6 for one or two documents, down to 3 for four or more."""
-    return max(PASSAGES_PER_DOC, min(MAX_PASSAGES_PER_DOC, PASSAGE_BUDGET // max(1, n_docs)))
-
-
-def bullets_per_doc(n_docs: int) -> str:
-    """How many bullets the map step asks of each document, sharing MAX_BULLETS: "4 or 5" down to "2 or 3"."""
-    most = max(3, min(5, MAX_BULLETS // max(1, n_docs)))
-    return f"{most - 1} or {most}"
 
 
 def _dated_sentences(chunks, doc_date: DocDate | None, order: int, title: str | None = None) -> list[TimelineEvent]:
