@@ -12,7 +12,9 @@ pytestmark = pytest.mark.model
 # Set from the first full run (2026-11-23: fact recall 0.52, source coverage 0.675, pass rate 1/8),
 # a margin of about two facts lost below. The pass rate (every fact of a task) is reported, not floored:
 # at 1/8 a floor would be 0 and could not fail.
-FLOORS = {"fact_recall": 0.42, "source_coverage": 0.55}
+# Raised when briefings chose their documents by BM25 (2026-11-23 run: fact recall 0.68, source coverage
+# 0.925): about three facts and one task's sources of margin.
+FLOORS = {"fact_recall": 0.60, "source_coverage": 0.80}
 
 
 @pytest.fixture(scope="module")

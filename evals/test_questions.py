@@ -19,8 +19,9 @@ pytestmark = pytest.mark.model
 # Set from the first full run with the embedded model (2026-11-23, evals/report.md history): fact pass
 # 0.639, refusal accuracy 0.815, citation validity 0.976, citation support 0.80, retrieval recall 0.972;
 # each floor sits about three questions below, so one flaky answer does not fail the run but a fall does.
+# Fact pass raised 0.58 -> 0.64 when top_k 4 reached 0.705 (2026-11-23; four questions of margin).
 FLOORS = {
-    "fact_pass_rate": 0.58,
+    "fact_pass_rate": 0.64,
     "refusal_accuracy": 0.75,
     "citation_validity": 0.90,
     "citation_support": 0.70,
