@@ -32,7 +32,7 @@ MAX_SECTIONS = 6  # main events asked of one undated document (one model call ea
 # one subject), while the topic's names and places (Ryzhenkov, Brest, Iskander) are rare words that
 # BM25 weighs. 0.5 was read off the eval topics' scores (in-sample; see the commit measuring it).
 DOC_MIN_LEXICAL = 0.5
-YEAR_WINDOW_DAYS = 60  # a yearless date in a dated document takes its year only if it falls this close after it
+YEAR_WINDOW_DAYS = 60  # a yearless date in a dated document takes a year only if it falls this close to it
 
 
 @dataclass
@@ -250,16 +250,23 @@ def _sections(chunks, fallback: list[Passage]) -> list[list[Passage]]:
 
 
 def _resolve_year(date: DocDate, doc_date: DocDate | None) -> DocDate:
-    """Give a yearless date its document's year only when it falls within a short window after it."""
+    """Give a yearless date a year only when it falls within YEAR_WINDOW_DAYS of the document's date:
+    in the document's year, or across New Year ("on 19 December" in an article of 12 January 2023
+    is 19 December 2022). Anything further away stays year-unknown: it could be any year."""
     if date.year or not doc_date or not doc_date.year:
         return date
     try:
-        candidate = dt.date(doc_date.year, date.month, date.day)
         anchor = dt.date(doc_date.year, doc_date.month, doc_date.day)
     except ValueError:
         return date
-    delta = (candidate - anchor).days
-    return DocDate(date.month, date.day, doc_date.year) if -YEAR_WINDOW_DAYS <= delta <= YEAR_WINDOW_DAYS else date
+    for year in (doc_date.year, doc_date.year - 1, doc_date.year + 1):
+        try:
+            candidate = dt.date(year, date.month, date.day)
+        except ValueError:  # 29 February in a common year
+            continue
+        if abs((candidate - anchor).days) <= YEAR_WINDOW_DAYS:
+            return DocDate(date.month, date.day, year)
+    return date
 
 
 def _date_key(meta: dict) -> tuple:

@@ -164,6 +164,10 @@ def test_a_yearless_date_takes_the_document_year_only_when_close():
     assert _resolve_year(DocDate(11, 26), doc) == DocDate(11, 26, 2020)
     assert _resolve_year(DocDate(3, 1), doc).year is None  # months away: could be another year
     assert _resolve_year(DocDate(11, 26), None).year is None  # never guessed without a dated document
+    # across New Year: "latest visit ... on 19 December" in an article of 12 January 2023
+    assert _resolve_year(DocDate(12, 19), DocDate(1, 12, 2023)) == DocDate(12, 19, 2022)
+    assert _resolve_year(DocDate(1, 5), DocDate(12, 20, 2022)) == DocDate(1, 5, 2023)
+    assert _resolve_year(DocDate(2, 29), DocDate(3, 1, 2023)).year is None  # no 29 February near 2023
 
 
 def test_seed_timeline_is_chronological_and_cited(seed_store):
