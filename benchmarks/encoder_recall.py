@@ -1,9 +1,9 @@
-"""Eval retrieval recall@k with the torch fp32 encoder vs onnxruntime dynamic int8 (per-channel).
+"""Eval retrieval recall@k with each of the product's encoders (rag.embed): torch fp32 vs onnx int8.
 
 The encoder section of `make bench` measures speed and cosine agreement; this asks the question that
-decides whether a faster encoder may become the default: does retrieval over the seeds still find the
-evidence documents of the eval questions (evals/questions.yaml)? Both runs ingest seeds/ into a fresh
-temporary store with the encoder under test and retrieve with the product's Retriever.
+decides whether a faster encoder may be the default: does retrieval over the seeds still find the
+evidence documents of the eval questions (evals/questions.yaml)? Each run ingests seeds/ into a fresh
+temporary store built with the encoder under test and retrieves with the product's Retriever.
 
     .venv/bin/python benchmarks/encoder_recall.py
 
@@ -20,20 +20,20 @@ sys.path.insert(0, str(ROOT))
 
 import yaml  # noqa: E402
 
-import ingest.pipeline as pipeline  # noqa: E402
-import rag.store as store_module  # noqa: E402
 from benchmarks.common import offline  # noqa: E402
-from benchmarks.encoders import OnnxEncoder, export_onnx, load_st, quantize_onnx  # noqa: E402
+from ingest.pipeline import Ingestor  # noqa: E402
 from rag.config import Settings  # noqa: E402
+from rag.embed import ENCODERS  # noqa: E402
 from rag.retrieve import Retriever  # noqa: E402
+from rag.store import Store  # noqa: E402
 
 
-def eval_recall() -> tuple[float, int, int]:
+def eval_recall(encoder: str) -> tuple[float, int, int]:
     """Mean share of each question's evidence documents among its retrieved passages."""
     questions = [q for q in yaml.safe_load((ROOT / "evals" / "questions.yaml").read_text())["questions"] if q.get("sources")]
-    settings = Settings.from_env(store_dir=Path(tempfile.mkdtemp(prefix="rag-recall-")), chroma_url="")
-    store = store_module.Store(settings)
-    pipeline.Ingestor(store, settings).run([ROOT / "seeds"], progress=False)
+    settings = Settings.from_env(store_dir=Path(tempfile.mkdtemp(prefix="rag-recall-")), chroma_url="", encoder=encoder)
+    store = Store(settings)
+    Ingestor(store, settings).run([ROOT / "seeds"], progress=False)
     retriever = Retriever(store, settings)
     total = 0.0
     for q in questions:
@@ -43,31 +43,11 @@ def eval_recall() -> tuple[float, int, int]:
     return total / len(questions), len(questions), settings.top_k
 
 
-class _OnnxEmbeddings:
-    """The two methods the product calls on its embedder, backed by an onnxruntime session."""
-
-    def __init__(self, encoder: OnnxEncoder) -> None:
-        self.encoder = encoder
-
-    def embed_documents(self, texts: list[str]) -> list[list[float]]:
-        return self.encoder.encode(list(texts)).tolist()
-
-    def embed_query(self, text: str) -> list[float]:
-        return self.encoder.encode([text])[0].tolist()
-
-
 def main() -> None:
     offline()
-    recall, n, k = eval_recall()
-    print(f"torch fp32: recall@{k} {recall:.3f} over {n} questions", flush=True)
-    st = load_st()
-    work = Path(tempfile.mkdtemp(prefix="rag-onnx-"))
-    model = quantize_onnx(export_onnx(st, work / "model.onnx"), work / "model_int8.onnx", per_channel=True)
-    onnx_embeddings = _OnnxEmbeddings(OnnxEncoder(model, st))
-    # the product looks its embedder up through these two names
-    store_module.embedder = pipeline.embedder = lambda *a, **kw: onnx_embeddings
-    recall, n, k = eval_recall()
-    print(f"onnxruntime int8 per-channel: recall@{k} {recall:.3f} over {n} questions")
+    for encoder in ENCODERS:
+        recall, n, k = eval_recall(encoder)
+        print(f"{encoder}: recall@{k} {recall:.3f} over {n} questions", flush=True)
 
 
 if __name__ == "__main__":

@@ -66,7 +66,8 @@ def _ingest(entry: dict[str, Any], out: Path) -> list[str]:
     md += _table(["path", "chunks/s", "runs (s)"], [
         ["whole ingest path: `Ingestor(store).run` into a fresh Chroma store", r["ingest_chunks_per_s"],
          ", ".join(_fmt(x["seconds"], 1) for x in r["ingest_runs"])],
-        [f"raw encoder: `SentenceTransformer.encode` on the same chunk texts, batch {r['embed_batch_size']}",
+        [f"raw encoder: the default encoder's own `encode` ({r.get('encoder', 'torch-fp32')}) on the same chunk texts, "
+         f"batch {r['embed_batch_size']}",
          r["raw_chunks_per_s"], ", ".join(_fmt(x["seconds"], 1) for x in r["raw_runs"])],
     ])
     md += ["", f"**Raw encoder / ingest path = {_fmt(r['raw_over_ingest'], 2)}×.** Inside the ingest path the encoder was "
@@ -75,7 +76,7 @@ def _ingest(entry: dict[str, Any], out: Path) -> list[str]:
            f"{r['embed_batch_size']}); encoding was "
            f"{_fmt(100 * (r['ingest_encode_share'] or 0), 0)}% of ingest wall time. Load+clean+split of all documents "
            f"took {_fmt(r['prepare_s'], 2)} s; writing the same chunks with precomputed embeddings to Chroma took "
-           f"{_fmt(r['chroma_write_s'], 2)} s. Loading the embedder: {_fmt(r['model_load_s'], 1)} s (not counted).", ""]
+           f"{_fmt(r['chroma_write_s'], 2)} s. Loading the encoder: {_fmt(r['model_load_s'], 1)} s (not counted).", ""]
     enc = r.get("encoders") or {}
     probe = enc.get("probe") or {}
     md += [f"### Faster encoder paths ({enc.get('texts')} of the same chunk texts)", ""]
@@ -88,10 +89,10 @@ def _ingest(entry: dict[str, Any], out: Path) -> list[str]:
                 f"has {'an' if probe.get('has_onnx_dir') else 'no'} `onnx/` folder, so sentence-transformers would have to "
                 "export one through `optimum-onnx`, which is not installed "
                 f"(`{probe.get('st_onnx_error', '')}`). Installing it is not an option for the project: optimum-onnx 0.1.0 "
-                "requires transformers < 4.58 and would downgrade the project's transformers 5.x. Instead the benchmark "
-                "exports the same model with `torch.onnx.export` (needs only the `onnx` package, in the `bench` extra) "
-                "and runs it with onnxruntime directly, with the model's tokenizer, mean pooling and L2 normalisation. "
-                "Nothing is downloaded.")
+                "requires transformers < 4.58 and would downgrade the project's transformers 5.x. Instead the product "
+                "(rag/embed.py) and this benchmark export the same model with `torch.onnx.export` (needs only the `onnx` "
+                "package) and run it with onnxruntime directly, with the model's tokenizer, mean pooling and L2 "
+                "normalisation. Nothing is downloaded.")
         md.append("")
     rows = []
     for v in enc.get("variants", []):
@@ -110,9 +111,9 @@ def _ingest(entry: dict[str, Any], out: Path) -> list[str]:
     if enc.get("variants"):
         plt = _plt()
         variants = enc["variants"]
-        labels = ["Ingestor (whole path)", "raw encode b32"] + [v["label"] for v in variants]
+        labels = ["Ingestor (whole path)", f"raw encode b32 ({r.get('encoder', 'torch-fp32')})"] + [v["label"] for v in variants]
         vals = [r["ingest_chunks_per_s"], r["raw_chunks_per_s"]] + [v["chunks_per_s"] for v in variants]
-        colors = ["#c44e52", "#4c72b0"] + ["#55a868" if v["key"].startswith("ort") else "#8172b2" for v in variants]
+        colors = ["#c44e52", "#4c72b0"] + ["#55a868" if v["key"].startswith(("ort", "product")) else "#8172b2" for v in variants]
         fig, ax = plt.subplots(figsize=(9, 0.42 * len(labels) + 1.4))
         y = range(len(labels))[::-1]
         ax.barh(list(y), vals, color=colors)
@@ -155,7 +156,7 @@ def _retrieval(entry: dict[str, Any], out: Path) -> list[str]:
                   "go in with `store.add(..., embeddings=...)`. Their 'ingest time' is therefore Chroma's write time "
                   "with precomputed vectors; the full-path estimate is given beside it.")
     md.append(f"{r.get('scales')[0].get('queries', '?')} questions per scale naming people, places and dates from "
-              "the corpus. Latencies per query: *embed* = `embedder().embed_query`; *dense search* = "
+              "the corpus. Latencies per query: *embed* = `store.embed_query` (the store's encoder, one thread); *dense search* = "
               "`store.dense_search(vector, k=candidates)`; *dense* = both; *BM25* = the Retriever's bm25s index "
               "search; *fused* = `Retriever(store).run(question)` (embed + dense + BM25 + RRF + time boost).")
     md.append("")
@@ -192,9 +193,9 @@ def _retrieval(entry: dict[str, Any], out: Path) -> list[str]:
     if probe:
         parts = ", ".join(f"{k.replace('_', ' ')}: p50 {_fmt(v['p50'], 1)} ms / p95 {_fmt(v['p95'], 1)} ms"
                           for k, v in probe.items())
-        md += [f"Query embedding vs torch threads (same questions, interleaved): {parts}. On a shared 2-core machine "
-               "torch's default of 2 intra-op threads can stall badly when another process holds a core; one thread "
-               "does not.", ""]
+        md += [f"Query embedding on every core vs one thread (the store's encoder, same questions, interleaved): {parts}. "
+               "On a shared 2-core machine a 2-thread pool can stall badly when another process holds a core; one "
+               "thread does not, so questions are embedded on one.", ""]
     md.append("Contention: " + "; ".join(f"{s['chunks']:,}: {_contention(s)}" for s in scales) + ".")
     md.append("")
     plt = _plt()
@@ -326,7 +327,7 @@ def _memory(entry: dict[str, Any], out: Path) -> list[str]:
     if big:
         how = ("through the real Ingestor" if big.get("mode") == "ingestor" else
                "from the embedded pool with precomputed vectors (`store.add(..., embeddings=...)`, no encoding of the "
-               "new chunks; the embedder is still loaded because `Store` loads it)")
+               "new chunks; the encoder is loaded all the same: the section warms it up first)")
         md.append(f"**Ingesting the largest scale** ({_fmt(big.get('chunks'))} chunks, {how}; source: "
                   f"{r.get('ingest_largest_source')}): peak RSS after the build **{_fmt(big.get('peak_rss_build_mib'), 0)} MiB**, "
                   f"{_fmt(big.get('ingest_s'), 0)} s, {_fmt(big.get('disk_mib'), 0)} MiB on disk.")

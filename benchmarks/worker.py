@@ -25,16 +25,17 @@ def _settings(store_dir: Path, **kw: Any) -> Settings:
 
 
 def _warm_embedder() -> float:
-    from rag.store import embedder
+    """Load the product's default encoder (what a new store embeds with) and embed once."""
+    from rag.embed import DEFAULT_ENCODER, get_embeddings
 
     t0 = time.perf_counter()
-    emb = embedder()
+    emb = get_embeddings(DEFAULT_ENCODER)
     emb.embed_documents(["warm-up sentence one.", "warm-up sentence two, a little longer."])
     return time.perf_counter() - t0
 
 
 class _EncodeSpy:
-    """Counts and times SentenceTransformer.encode calls made by the ingest path."""
+    """Counts and times the encoder's ``encode`` calls made by the ingest path."""
 
     def __init__(self, st) -> None:
         self.st = st
@@ -71,7 +72,8 @@ def task_ingest(a: dict[str, Any]) -> dict[str, Any]:
     from benchmarks import encoders as E
     from benchmarks.corpus import write_documents
     from ingest.pipeline import Ingestor, prepare_document
-    from rag.store import Store, embedder
+    from rag.embed import DEFAULT_ENCODER, get_embeddings
+    from rag.store import Store
 
     work = Path(a["workdir"])
     reps = int(a.get("reps", 2))
@@ -79,7 +81,8 @@ def task_ingest(a: dict[str, Any]) -> dict[str, Any]:
     paths, planned = write_documents(work / "docs", int(a["chunks"]), base, seed=a.get("seed", 1234))
     log(f"ingest: {len(paths)} synthetic documents, {planned} chunks")
     model_load_s = _warm_embedder()
-    st = embedder()._client
+    st = get_embeddings(DEFAULT_ENCODER)  # the encoder a new store embeds with; `encode` is its raw call
+    result_encoder = getattr(st, "encoder", DEFAULT_ENCODER)
     batch = base.embed_batch_size
 
     t0 = time.perf_counter()
@@ -108,9 +111,9 @@ def task_ingest(a: dict[str, Any]) -> dict[str, Any]:
                     store0 = Store(_settings(work / "store_probe"))
                     Ingestor(store0).run(paths, progress=False)
                     texts = [c.text for c in store0.get()]
-                prepped = [t.replace("\n", " ") for t in texts]  # what HuggingFaceEmbeddings feeds the model
+                prepped = list(texts)
                 t0 = time.perf_counter()
-                vecs = st.encode(prepped, batch_size=batch, normalize_embeddings=True, show_progress_bar=False)
+                vecs = st.encode(prepped, batch_size=batch)
                 dt = time.perf_counter() - t0
                 raw_runs.append({"seconds": dt, "chunks": len(prepped)})
                 log(f"raw encode rep {r}: {len(prepped)} chunks in {dt:.1f}s ({len(prepped) / dt:.1f} chunks/s)")
@@ -131,6 +134,7 @@ def task_ingest(a: dict[str, Any]) -> dict[str, Any]:
     raw_cps = best_raw["chunks"] / best_raw["seconds"]
     spy0 = spies[ingest_runs.index(best_ingest)]
     result: dict[str, Any] = {
+        "encoder": result_encoder,
         "documents": len(paths),
         "chunks": best_ingest["chunks"],
         "mean_chunk_chars": rnd(sum(len(t) for t in texts) / max(1, len(texts)), 0),
@@ -151,11 +155,13 @@ def task_ingest(a: dict[str, Any]) -> dict[str, Any]:
     # --- encoder variants on the same chunk texts
     n_enc = min(int(a.get("encoder_texts", 128)), len(texts))
     sample = [t.replace("\n", " ") for t in texts[:n_enc]]
-    result["encoders"] = encoder_variants(st, sample, work, reps=int(a.get("encoder_reps", reps)), batch=batch)
+    torch_st = get_embeddings("torch-fp32").model
+    result["encoders"] = encoder_variants(torch_st, sample, work, reps=int(a.get("encoder_reps", reps)), batch=batch,
+                                          product=st)
     return result
 
 
-def encoder_variants(st, texts: list[str], work: Path, reps: int, batch: int) -> dict[str, Any]:
+def encoder_variants(st, texts: list[str], work: Path, reps: int, batch: int, product: Any = None) -> dict[str, Any]:
     import numpy as np
     import torch
 
@@ -169,6 +175,9 @@ def encoder_variants(st, texts: list[str], work: Path, reps: int, batch: int) ->
         ("torch_fp32_b16", "torch fp32, batch 16", fp32, 16),
         ("torch_fp32_b64", "torch fp32, batch 64", fp32, 64),
     ]
+    if product is not None and getattr(product, "encoder", "") != "torch-fp32":
+        variants.append(("product_default", f"rag.embed {product.encoder} (the ingest default), batch {batch}",
+                         lambda texts_, bs: product.encode(texts_, bs), batch))
     threads = torch.get_num_threads()
     if threads > 1:
         def one_thread(texts_, bs, _f=fp32):
@@ -288,8 +297,9 @@ class _Bm25Probe:
 def task_scale(a: dict[str, Any]) -> dict[str, Any]:
     from benchmarks.corpus import Pool, queries, replicate, write_documents
     from ingest.pipeline import Ingestor
+    from rag.embed import get_embeddings
     from rag.retrieve import Retriever
-    from rag.store import Store, embedder
+    from rag.store import Store
 
     n = int(a["n"])
     work = Path(a["workdir"])
@@ -338,9 +348,8 @@ def task_scale(a: dict[str, Any]) -> dict[str, Any]:
         qs = queries(nq, replicas=max(1, math.ceil(n / pool_size)))
         retriever = Retriever(store, settings)
         bm25 = _Bm25Probe(retriever, store)
-        emb = embedder()
+        emb = get_embeddings(store.encoder)
         k = settings.candidates
-        from rag.store import embed_query  # the product's query path (one torch thread)
         t0 = time.perf_counter()
         retriever.run(qs[0])
         res["first_query_ms"] = rnd((time.perf_counter() - t0) * 1000, 1)  # includes the BM25 index build
@@ -351,7 +360,7 @@ def task_scale(a: dict[str, Any]) -> dict[str, Any]:
                                        "fused_reported": []}
         for q in qs:
             t0 = time.perf_counter()
-            vec = embed_query(q)
+            vec = store.embed_query(q)  # the product's query path (one thread)
             t1 = time.perf_counter()
             store.dense_search(vec, k=k)
             t2 = time.perf_counter()
@@ -377,7 +386,16 @@ def task_scale(a: dict[str, Any]) -> dict[str, Any]:
 
 
 def _thread_probe(emb, qs: list[str]) -> dict[str, Any]:
-    """Query-embedding latency with torch's default thread count vs one thread, interleaved."""
+    """Query-embedding latency with every core vs one thread, interleaved."""
+    if hasattr(emb, "query_session"):  # onnxruntime: one session per thread count
+        lat_ort: dict[str, list[float]] = {f"threads_{emb.batch_session.get_session_options().intra_op_num_threads}": [],
+                                           "threads_1": []}
+        for q in qs:
+            for key, session in zip(lat_ort, (emb.batch_session, emb.query_session)):
+                t0 = time.perf_counter()
+                emb.encode([q], session=session)
+                lat_ort[key].append((time.perf_counter() - t0) * 1000)
+        return {k: summary_ms(v) for k, v in lat_ort.items()}
     import torch
 
     default = torch.get_num_threads()
@@ -620,7 +638,8 @@ def task_chat_memory(a: dict[str, Any]) -> dict[str, Any]:
 
     phases["imports"] = rss_now()
     settings = _settings(Path(a["store_dir"]), llm="local")
-    store = Store(settings, create=False)  # loads the embedder
+    store = Store(settings, create=False)
+    store.embed_query("warm-up question")  # the encoder loads on its first use
     phases["store_and_embedder"] = rss_now()
     llm, llama, load_s = _local_llm(settings)
     phases["model_loaded"] = rss_now()

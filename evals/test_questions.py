@@ -11,7 +11,7 @@ import pytest
 from harness import RESULTS, log
 from scoring import aggregate, score_answer
 
-from rag.store import embedder
+from rag.embed import get_embeddings
 from rag.verify import citations_in, split_sentences, strip_citations
 
 pytestmark = pytest.mark.model
@@ -38,7 +38,8 @@ def sentence_support(answer: str, citations) -> tuple[int, int]:
     that the figure is not the verifier grading itself."""
     by_n = {c.n: c.text for c in citations}
     cited = supported = 0
-    model = embedder()
+    # the judge stays torch fp32 whatever the product's encoder, so the figure compares across runs
+    model = get_embeddings("torch-fp32")
     for sent in split_sentences(answer):
         ns = [n for n in citations_in(sent) if n in by_n]
         if not ns:

@@ -19,7 +19,7 @@ from ingest.load import SUPPORTED_SUFFIXES, LoadError, load_file
 from ingest.metadata import content_hash, document_date, document_title, parse_iso
 from ingest.split import Chunk, split_text
 from rag.config import Settings
-from rag.store import Store, embedder
+from rag.store import Store
 
 
 @dataclass
@@ -196,7 +196,7 @@ class Ingestor:
         pending.clear()
 
     def _embed(self, texts: list[str]) -> list[list[float]]:
-        return embedder().embed_documents(texts) if texts else []
+        return self.store.embed_documents(texts)
 
     def _plan(self, doc: PreparedDocument) -> "_Plan":
         existing = {c.id for c in self.store.get(where={"source": doc.source}, with_text=False)}

@@ -40,6 +40,9 @@ class Settings:
     chunk_overlap: int = 120
     max_file_bytes: int = 20 * 1024 * 1024  # larger files are refused with a clear message
     embed_batch_size: int = 32
+    # None: a new store gets rag.embed.DEFAULT_ENCODER (onnx-int8), an existing one keeps the encoder it
+    # records. Naming one (onnx-int8 | torch-fp32) for an existing store built with the other is an error.
+    encoder: str | None = None
 
     # --- retrieval
     # Passages shown to the model. 4 rather than 5, measured with the evals: fact pass 0.656 -> 0.705,
@@ -97,6 +100,10 @@ class Settings:
             raise ValueError("need 1 <= top_k <= candidates")
         if not 0.0 <= self.min_score <= 1.0:
             raise ValueError("min_score must be within [0, 1]")
+        from rag.embed import ENCODERS  # here, not at the top: importing config stays cheap
+
+        if self.encoder is not None and self.encoder not in ENCODERS:
+            raise ValueError(f"encoder must be one of {', '.join(ENCODERS)}, got {self.encoder!r}")
         if self.n_threads < 1:
             raise ValueError("n_threads must be >= 1")
 

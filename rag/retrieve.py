@@ -15,7 +15,7 @@ from typing import Any
 
 from ingest.metadata import MONTH_NAMES, MONTHS
 from rag.config import Settings
-from rag.store import Store, StoredChunk, embed_query
+from rag.store import Store, StoredChunk
 
 
 @dataclass(frozen=True)
@@ -204,7 +204,7 @@ class Retriever:
         filters = filters or Filters()
         top_k = top_k or s.top_k
         t0 = time.perf_counter()
-        qvec = embed_query(question)
+        qvec = self.store.embed_query(question)
         dense = self.store.dense_search(qvec, k=s.candidates, where=filters.chroma_where())
         self._bm25.ensure(self.store)
         # BM25 has no native filter: over-fetch, then drop what the filter excludes.

@@ -14,6 +14,7 @@ from typing import Any
 from urllib.parse import urlparse
 
 from rag.config import Settings
+from rag.embed import DEFAULT_ENCODER, LEGACY_ENCODER, EncoderError, LazyEmbeddings
 
 
 class StoreError(RuntimeError):
@@ -42,45 +43,6 @@ class StoredChunk:
         return self.text[int(self.metadata.get("body_offset", 0)) :]
 
 
-@functools.lru_cache(maxsize=2)
-def embedder(backend: str = "torch"):
-    """The bundled MiniLM as a LangChain Embeddings object (normalised vectors), loaded once."""
-    from langchain_huggingface import HuggingFaceEmbeddings
-
-    from rag.assets import embedding_model_path
-
-    model_kwargs: dict[str, Any] = {"device": "cpu", "local_files_only": True}
-    if backend != "torch":
-        model_kwargs["backend"] = backend
-    return HuggingFaceEmbeddings(
-        model_name=str(embedding_model_path()),
-        model_kwargs=model_kwargs,
-        encode_kwargs={"normalize_embeddings": True, "batch_size": 32},
-    )
-
-
-_QUERY_THREADS_LOCK = threading.Lock()
-
-
-def embed_query(text: str) -> list[float]:
-    """Embed one question (normalised), on a single torch thread.
-
-    A question of a dozen tokens gains nothing from intra-op parallelism, and on a shared 2-core
-    machine torch's 2-thread pool stalls whenever another process holds a core: measured p50
-    25 ms on one thread against 51-114 ms on two (p95 32 vs 157-764 ms) while a pip build ran.
-    Batch encoding during ingest keeps torch's default threads.
-    """
-    import torch
-
-    with _QUERY_THREADS_LOCK:
-        previous = torch.get_num_threads()
-        torch.set_num_threads(1)
-        try:
-            return embedder().embed_query(text)
-        finally:
-            torch.set_num_threads(previous)
-
-
 class Store:
     """One Chroma collection (cosine space) holding every chunk of every document."""
 
@@ -107,16 +69,15 @@ class Store:
                 path = Path(settings.store_dir)
                 _check_store_dir(path, create)
                 client = chromadb.PersistentClient(path=str(path), settings=chroma_settings)
-            self.vectors = Chroma(
-                client=client,
-                collection_name=settings.collection,
-                embedding_function=embedder(),
-                collection_metadata={"hnsw:space": "cosine"},
-            )
+            self.encoder = _open_collection(client, settings)
+            self.embeddings = LazyEmbeddings(self.encoder)  # the model loads when something is embedded
+            self.vectors = Chroma(client=client, collection_name=settings.collection, embedding_function=self.embeddings)
             self.collection = self.vectors._collection  # raw handle: count() and paged get()
             self.collection.count()
         except StoreError:
             raise
+        except EncoderError as exc:  # the collection records an encoder this version does not know
+            raise StoreError(f"the store at {self.location} cannot be used: {exc}") from exc
         except Exception as exc:  # chromadb raises many types for a broken store or server
             raise StoreError(_explain(exc, self.location)) from exc
         self.version = 0  # bumped on every write in this process (for caches such as BM25)
@@ -128,6 +89,13 @@ class Store:
             return int(self.collection._client.get_max_batch_size())
         except Exception:  # older clients or servers without the call
             return 1000
+
+    # --- embedding (always with the encoder that built this store)
+    def embed_documents(self, texts: list[str]) -> list[list[float]]:
+        return self.embeddings.embed_documents(texts)
+
+    def embed_query(self, text: str) -> list[float]:
+        return self.embeddings.embed_query(text)
 
     # --- reads
     def count(self) -> int:
@@ -193,6 +161,27 @@ class Store:
         with self._write_lock:
             self.vectors.delete(ids=ids)
             self.version += 1
+
+
+ENCODER_KEY = "embedding_encoder"  # collection metadata: which encoder embedded the store's vectors
+
+
+def _open_collection(client: Any, settings: Settings) -> str:
+    """Create the collection if needed (recording the encoder) and return the encoder it records.
+
+    Vectors of two encoders must never meet in one index: a store built with torch fp32 (before the
+    int8 default, so it records nothing) keeps being embedded and queried with torch fp32.
+    """
+    names = {getattr(c, "name", c) for c in client.list_collections()}  # Collection objects or names by version
+    if settings.collection not in names:
+        encoder = settings.encoder or DEFAULT_ENCODER
+        client.get_or_create_collection(settings.collection, metadata={"hnsw:space": "cosine", ENCODER_KEY: encoder})
+        return encoder
+    recorded = (client.get_collection(settings.collection).metadata or {}).get(ENCODER_KEY) or LEGACY_ENCODER
+    if settings.encoder and settings.encoder != recorded:
+        raise StoreError(f"the store was embedded with the {recorded} encoder, not {settings.encoder}: drop the "
+                         f"encoder setting to use the store's own, or ingest into a new store (--store DIR)")
+    return recorded
 
 
 def _check_store_dir(path: Path, create: bool) -> None:

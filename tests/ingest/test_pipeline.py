@@ -108,8 +108,6 @@ def test_documents_are_embedded_together_and_each_stored_with_its_own_vectors(em
     # the seeds' chunks are fewer than one flush (4 x embed_batch_size): a single encode call
     assert calls == [report.added] and report.added < empty_store.settings.embed_batch_size * 4
     # every chunk got its own vector: a chunk's text finds itself first
-    from rag.store import embed_query
-
     for chunk in empty_store.get()[::7]:
-        best, sim = empty_store.dense_search(embed_query(chunk.text), k=1)[0]
+        best, sim = empty_store.dense_search(empty_store.embed_query(chunk.text), k=1)[0]
         assert best.id == chunk.id and sim > 0.99

@@ -139,7 +139,7 @@ def check_store(store_dir: Path, folder: Path, reference_dir: Path | None = None
     """The store at ``store_dir`` holds exactly the chunks a fresh ingest of ``folder`` makes (computed,
     and, given ``reference_dir``, as stored there by a clean ingest); returns chunks per source."""
     from rag.retrieve import Retriever
-    from rag.store import Store, embedder
+    from rag.store import Store
 
     settings = Settings.from_env(store_dir=store_dir, chroma_url="")
     store = Store(settings, create=False)
@@ -170,7 +170,7 @@ def check_store(store_dir: Path, folder: Path, reference_dir: Path | None = None
     retriever = Retriever(store, settings)
     assert set(retriever.documents()) == set(expected)
     assert sorted(c.id for c in retriever._bm25.chunks) == sorted(ids)
-    qvec = embedder().embed_query("Lavrov met the Belarusian foreign minister")
+    qvec = store.embed_query("Lavrov met the Belarusian foreign minister")
     dense = store.dense_search(qvec, k=len(ids))
     assert {c.id for c, _ in dense} == ids, "the vector index does not hold exactly the stored chunks"
     return {s: len(cs) for s, cs in by_source.items()}
