@@ -61,7 +61,8 @@ def _plt():
 def _ingest(entry: dict[str, Any], out: Path) -> list[str]:
     r = entry["result"]
     md = [f"Synthetic corpus of {r['documents']} documents, {r['chunks']} chunks (mean {_fmt(r['mean_chunk_chars'], 0)} "
-          f"characters), chunk size/overlap from Settings, embedding batch size {r['embed_batch_size']}. "
+          f"characters), chunk size/overlap from Settings, encoder {r.get('encoder', 'torch-fp32')} at "
+          f"{r['embed_batch_size']} text(s) per run. "
           f"Best of {len(r['ingest_runs'])} runs each, ingest and raw encoding interleaved. {_contention(r)}.", ""]
     md += _table(["path", "chunks/s", "runs (s)"], [
         ["whole ingest path: `Ingestor(store).run` into a fresh Chroma store", r["ingest_chunks_per_s"],
@@ -72,8 +73,8 @@ def _ingest(entry: dict[str, Any], out: Path) -> list[str]:
     ])
     md += ["", f"**Raw encoder / ingest path = {_fmt(r['raw_over_ingest'], 2)}×.** Inside the ingest path the encoder was "
            f"called {r['ingest_encode_calls']} times with {_fmt(r['ingest_mean_encode_batch'], 1)} chunks per call on "
-           f"average (the ingest path gathers several documents' new chunks per encode call; the encoder batches by "
-           f"{r['embed_batch_size']}); encoding was "
+           f"average (the ingest path gathers several documents' new chunks per encode call; the encoder runs "
+           f"{r['embed_batch_size']} text(s) at a time); encoding was "
            f"{_fmt(100 * (r['ingest_encode_share'] or 0), 0)}% of ingest wall time. Load+clean+split of all documents "
            f"took {_fmt(r['prepare_s'], 2)} s; writing the same chunks with precomputed embeddings to Chroma took "
            f"{_fmt(r['chroma_write_s'], 2)} s. Loading the encoder: {_fmt(r['model_load_s'], 1)} s (not counted).", ""]

@@ -83,7 +83,7 @@ def task_ingest(a: dict[str, Any]) -> dict[str, Any]:
     model_load_s = _warm_embedder()
     st = get_embeddings(DEFAULT_ENCODER)  # the encoder a new store embeds with; `encode` is its raw call
     result_encoder = getattr(st, "encoder", DEFAULT_ENCODER)
-    batch = base.embed_batch_size
+    batch = getattr(st, "batch_size", base.embed_batch_size)  # texts per encoder run, as ingest calls it
 
     t0 = time.perf_counter()
     for p in paths:
@@ -113,7 +113,7 @@ def task_ingest(a: dict[str, Any]) -> dict[str, Any]:
                     texts = [c.text for c in store0.get()]
                 prepped = list(texts)
                 t0 = time.perf_counter()
-                vecs = st.encode(prepped, batch_size=batch)
+                vecs = st.encode(prepped, batch)
                 dt = time.perf_counter() - t0
                 raw_runs.append({"seconds": dt, "chunks": len(prepped)})
                 log(f"raw encode rep {r}: {len(prepped)} chunks in {dt:.1f}s ({len(prepped) / dt:.1f} chunks/s)")
@@ -156,8 +156,8 @@ def task_ingest(a: dict[str, Any]) -> dict[str, Any]:
     n_enc = min(int(a.get("encoder_texts", 128)), len(texts))
     sample = [t.replace("\n", " ") for t in texts[:n_enc]]
     torch_st = get_embeddings("torch-fp32").model
-    result["encoders"] = encoder_variants(torch_st, sample, work, reps=int(a.get("encoder_reps", reps)), batch=batch,
-                                          product=st)
+    result["encoders"] = encoder_variants(torch_st, sample, work, reps=int(a.get("encoder_reps", reps)),
+                                          batch=base.embed_batch_size, product=st)
     return result
 
 
@@ -171,13 +171,14 @@ def encoder_variants(st, texts: list[str], work: Path, reps: int, batch: int, pr
     log(f"encoders: sentence-transformers backend='onnx' usable offline: {out['probe'].get('st_onnx_ok')}")
     fp32 = E.st_encode_fn(st)
     variants: list[tuple[str, str, Any, int]] = [  # key, label, encode(texts, bs), batch
-        ("torch_fp32_b32", f"torch fp32, batch {batch} (ingest default)", fp32, batch),
+        ("torch_fp32_b32", f"torch fp32, batch {batch} (the ingest default before onnx-int8)", fp32, batch),
         ("torch_fp32_b16", "torch fp32, batch 16", fp32, 16),
         ("torch_fp32_b64", "torch fp32, batch 64", fp32, 64),
     ]
     if product is not None and getattr(product, "encoder", "") != "torch-fp32":
-        variants.append(("product_default", f"rag.embed {product.encoder} (the ingest default), batch {batch}",
-                         lambda texts_, bs: product.encode(texts_, bs), batch))
+        # as ingest runs it: the encoder's own batch size (one text per run for int8, see rag/embed.py)
+        variants.append(("product_default", f"rag.embed {product.encoder} (the ingest default), batch {product.batch_size}",
+                         lambda texts_, bs: product.encode(texts_, bs), product.batch_size))
     threads = torch.get_num_threads()
     if threads > 1:
         def one_thread(texts_, bs, _f=fp32):
