@@ -3,14 +3,13 @@
 * torch fp32 (what ingest uses, through sentence-transformers);
 * torch dynamic int8 (``torch.ao.quantization.quantize_dynamic`` on the Linear layers);
 * ONNX Runtime fp32 / graph-optimised / dynamic int8. sentence-transformers' own
-  ``backend="onnx"`` needs optimum-onnx (see :func:`probe_st_onnx`), so the model is exported here
-  with ``torch.onnx.export`` (needs the ``onnx`` package from the ``bench`` extra) and run with
-  onnxruntime directly: same tokenizer, same mean pooling, same L2 normalisation.
+  ``backend="onnx"`` needs optimum-onnx (see :func:`probe_st_onnx`), so the model is exported with
+  the product's own ``rag.embed.export_onnx`` and every variant runs through the product's
+  onnxruntime encoder (``rag.embed.OnnxInt8Embeddings``): same tokenizer, pooling, normalisation.
 """
 from __future__ import annotations
 
 import copy
-import os
 import time
 from pathlib import Path
 from typing import Any, Callable
@@ -71,37 +70,13 @@ def torch_int8(st, per_channel: bool = False):
     return q
 
 
-class _Wrapper:  # built lazily so importing this module does not import torch
-    @staticmethod
-    def make(model):
-        import torch
-
-        class W(torch.nn.Module):
-            def __init__(self, m):
-                super().__init__()
-                self.m = m
-
-            def forward(self, input_ids, attention_mask, token_type_ids):
-                return self.m(input_ids=input_ids, attention_mask=attention_mask,
-                              token_type_ids=token_type_ids).last_hidden_state
-
-        return W(model)
-
-
 def export_onnx(st, out: Path) -> Path:
-    """Export the transformer of ``st`` to ONNX (dynamic batch and sequence axes)."""
-    import torch
+    """The product's export (rag/embed.py) of the bundled model; ``st`` is unused, kept for the call sites."""
+    from rag.assets import embedding_model_path
+    from rag.embed import export_onnx as product_export
 
-    model = hf_model(st).eval()
-    enc = st.tokenizer(["an example sentence", "a second, longer example sentence"], padding=True, return_tensors="pt")
-    names = ["input_ids", "attention_mask", "token_type_ids"]
-    args = tuple(enc[n] if n in enc else torch.zeros_like(enc["input_ids"]) for n in names)
     out.parent.mkdir(parents=True, exist_ok=True)
-    with torch.no_grad():
-        torch.onnx.export(_Wrapper.make(model), args, str(out), input_names=names, output_names=["last_hidden_state"],
-                          dynamic_axes={n: {0: "batch", 1: "seq"} for n in names + ["last_hidden_state"]},
-                          opset_version=17, dynamo=False)
-    return out
+    return product_export(embedding_model_path(), out)
 
 
 def optimize_onnx(src: Path, dst: Path, st) -> Path:
@@ -116,47 +91,17 @@ def optimize_onnx(src: Path, dst: Path, st) -> Path:
 
 
 def quantize_onnx(src: Path, dst: Path, per_channel: bool) -> Path:
-    import onnx
-    from onnxruntime.quantization import QuantType, quantize_dynamic
+    from rag.embed import quantise_int8
 
-    quantize_dynamic(str(src), str(dst), weight_type=QuantType.QInt8, per_channel=per_channel,
-                     extra_options={"DefaultTensorType": onnx.TensorProto.FLOAT})
-    return dst
+    return quantise_int8(src, dst, per_channel=per_channel)
 
 
-class OnnxEncoder:
-    """ONNX Runtime session + the model's tokenizer, mean pooling and normalisation."""
+def onnx_encode_fn(path: Path) -> Callable[[list[str], int], np.ndarray]:
+    """Any export of the model run through the product's onnxruntime encoder, at the batch size asked."""
+    from rag.embed import OnnxInt8Embeddings
 
-    def __init__(self, path: Path, st, threads: int | None = None) -> None:
-        import onnxruntime as ort
-
-        so = ort.SessionOptions()
-        so.intra_op_num_threads = threads or len(os.sched_getaffinity(0))
-        so.inter_op_num_threads = 1
-        self.session = ort.InferenceSession(str(path), so, providers=["CPUExecutionProvider"])
-        self.inputs = [i.name for i in self.session.get_inputs()]
-        self.tokenizer = st.tokenizer
-        self.max_len = int(st.max_seq_length or 256)
-
-    def encode(self, texts: list[str], batch_size: int = 32) -> np.ndarray:
-        order = np.argsort([-len(t) for t in texts], kind="stable")  # like sentence-transformers
-        out = np.zeros((len(texts), 0), dtype=np.float32)
-        parts: list[tuple[np.ndarray, np.ndarray]] = []
-        for s in range(0, len(texts), batch_size):
-            idx = order[s : s + batch_size]
-            enc = self.tokenizer([texts[i] for i in idx], padding=True, truncation=True, max_length=self.max_len,
-                                 return_tensors="np")
-            feed = {n: (enc[n] if n in enc else np.zeros_like(enc["input_ids"])).astype(np.int64) for n in self.inputs}
-            hidden = self.session.run(None, feed)[0]
-            mask = enc["attention_mask"][..., None].astype(np.float32)
-            vec = (hidden * mask).sum(1) / np.clip(mask.sum(1), 1e-9, None)
-            vec /= np.clip(np.linalg.norm(vec, axis=1, keepdims=True), 1e-12, None)
-            parts.append((idx, vec.astype(np.float32)))
-        if parts:
-            out = np.zeros((len(texts), parts[0][1].shape[1]), dtype=np.float32)
-            for idx, vec in parts:
-                out[idx] = vec
-        return out
+    enc = OnnxInt8Embeddings(path)
+    return lambda texts, bs: enc.encode(texts, bs)
 
 
 def st_encode_fn(st) -> Callable[[list[str], int], np.ndarray]:

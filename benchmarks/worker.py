@@ -69,7 +69,6 @@ class _EncodeSpy:
 def task_ingest(a: dict[str, Any]) -> dict[str, Any]:
     import numpy as np
 
-    from benchmarks import encoders as E
     from benchmarks.corpus import write_documents
     from ingest.pipeline import Ingestor, prepare_document
     from rag.embed import DEFAULT_ENCODER, get_embeddings
@@ -113,7 +112,7 @@ def task_ingest(a: dict[str, Any]) -> dict[str, Any]:
                     texts = [c.text for c in store0.get()]
                 prepped = list(texts)
                 t0 = time.perf_counter()
-                vecs = st.encode(prepped, batch)
+                st.encode(prepped, batch)
                 dt = time.perf_counter() - t0
                 raw_runs.append({"seconds": dt, "chunks": len(prepped)})
                 log(f"raw encode rep {r}: {len(prepped)} chunks in {dt:.1f}s ({len(prepped) / dt:.1f} chunks/s)")
@@ -203,13 +202,13 @@ def encoder_variants(st, texts: list[str], work: Path, reps: int, batch: int, pr
         plain = E.export_onnx(st, onnx_dir / "model.onnx")
         out["setup_s"]["onnx_export"] = rnd(time.perf_counter() - t0, 2)
         variants.append(("ort_fp32", f"onnxruntime fp32 (torch.onnx export), batch {batch}",
-                         E.OnnxEncoder(plain, st).encode, batch))
+                         E.onnx_encode_fn(plain), batch))
         try:
             t0 = time.perf_counter()
             fused = E.optimize_onnx(plain, onnx_dir / "model_fused.onnx", st)
             out["setup_s"]["onnx_fuse"] = rnd(time.perf_counter() - t0, 2)
             variants.append(("ort_fp32_fused", f"onnxruntime fp32 + transformer fusions, batch {batch}",
-                             E.OnnxEncoder(fused, st).encode, batch))
+                             E.onnx_encode_fn(fused), batch))
         except Exception as exc:
             out["errors"]["ort_fp32_fused"] = f"{type(exc).__name__}: {exc}"
         quant = [("ort_int8", plain, False, "onnxruntime dynamic int8 (per-tensor)"),
@@ -222,7 +221,7 @@ def encoder_variants(st, texts: list[str], work: Path, reps: int, batch: int, pr
                 t0 = time.perf_counter()
                 qp = E.quantize_onnx(src, onnx_dir / f"{key}.onnx", per_channel)
                 out["setup_s"][key] = rnd(time.perf_counter() - t0, 2)
-                variants.append((key, f"{label}, batch {batch}", E.OnnxEncoder(qp, st).encode, batch))
+                variants.append((key, f"{label}, batch {batch}", E.onnx_encode_fn(qp), batch))
             except Exception as exc:
                 out["errors"][key] = f"{type(exc).__name__}: {exc}"
     except Exception as exc:

@@ -114,7 +114,10 @@ class TorchEmbeddings(Embeddings):
 
 
 class OnnxInt8Embeddings(Embeddings):
-    """MiniLM exported to ONNX and quantised to int8, run with onnxruntime (no torch at run time)."""
+    """MiniLM exported to ONNX and quantised to int8, run with onnxruntime (no torch at run time).
+
+    ``model_path`` may name another export of the same model (the benchmark runs its fp32 and
+    per-tensor variants through this class)."""
 
     encoder = "onnx-int8"
     # One text per run. Dynamic int8 quantises activations with one scale per tensor, so in a batch a
@@ -213,15 +216,15 @@ def int8_model_path(progress: bool = True) -> Path:
         warnings.simplefilter("ignore")
         logging.disable(logging.WARNING)
         try:
-            plain = _export_onnx(embedding_model_path(), Path(work) / "model.onnx")
-            quantised = _quantise(plain, Path(work) / "model-int8.onnx")
+            plain = export_onnx(embedding_model_path(), Path(work) / "model.onnx")
+            quantised = quantise_int8(plain, Path(work) / "model-int8.onnx")
         finally:
             logging.disable(logging.NOTSET)
         os.replace(quantised, target)  # atomic: a concurrent reader never sees a half-written model
     return target
 
 
-def _export_onnx(model_dir: Path, out: Path) -> Path:
+def export_onnx(model_dir: Path, out: Path) -> Path:
     """The transformer of MiniLM to ONNX, batch and sequence axes dynamic (pooling stays in numpy)."""
     try:
         import torch
@@ -252,11 +255,12 @@ def _export_onnx(model_dir: Path, out: Path) -> Path:
     return out
 
 
-def _quantise(src: Path, dst: Path) -> Path:
-    """Dynamic int8 weights, per channel (per-tensor: cosine 0.937 with fp32 in the benchmark, against 0.991)."""
+def quantise_int8(src: Path, dst: Path, per_channel: bool = True) -> Path:
+    """Dynamic int8 weights, per channel by default (per-tensor: cosine 0.937 with fp32 in the benchmark,
+    against 0.990)."""
     import onnx
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
-    quantize_dynamic(str(src), str(dst), weight_type=QuantType.QInt8, per_channel=True,
+    quantize_dynamic(str(src), str(dst), weight_type=QuantType.QInt8, per_channel=per_channel,
                      extra_options={"DefaultTensorType": onnx.TensorProto.FLOAT})
     return dst
