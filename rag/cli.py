@@ -13,6 +13,7 @@ from typing import Any
 import click
 
 from rag.config import PROJECT_ROOT, Settings
+from rag.embed import ENCODERS, MODEL_NAME
 
 DEFAULT_SEEDS = PROJECT_ROOT / "seeds"
 
@@ -54,7 +55,7 @@ def main(verbose: bool) -> None:
 @click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
 @store_option
 @chroma_option
-@click.option("--encoder", envvar="RAG_ENCODER", type=click.Choice(["onnx-int8", "torch-fp32"]), default=None,
+@click.option("--encoder", envvar="RAG_ENCODER", type=click.Choice(ENCODERS), default=None,
               help="Embedding encoder of a new store (default onnx-int8); an existing store keeps the one it records.")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 def ingest(paths: tuple[Path, ...], store: str | None, chroma_url: str | None, encoder: str | None, quiet: bool) -> None:
@@ -64,7 +65,7 @@ def ingest(paths: tuple[Path, ...], store: str | None, chroma_url: str | None, e
     settings = _settings(store, chroma_url=chroma_url, encoder=encoder)
     st = _open_store(settings, create=True)
     if not quiet:
-        click.echo(f"store {st.location}: {st.count()} chunks, embedded with all-MiniLM-L6-v2 {st.encoder}", err=True)
+        click.echo(f"store {st.location}: {st.count()} chunks, embedded with {MODEL_NAME} {st.encoder}", err=True)
     report = Ingestor(st, settings).run(list(paths) or [DEFAULT_SEEDS], progress=not quiet)
     for err in report.errors:
         click.echo(f"error: {err}", err=True)

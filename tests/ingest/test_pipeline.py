@@ -111,3 +111,36 @@ def test_documents_are_embedded_together_and_each_stored_with_its_own_vectors(em
     for chunk in empty_store.get()[::7]:
         best, sim = empty_store.dense_search(empty_store.embed_query(chunk.text), k=1)[0]
         assert best.id == chunk.id and sim > 0.99
+
+
+def test_documents_of_one_flush_go_to_chroma_in_one_write(empty_store, tmp_path, monkeypatch):
+    docs = _copy_seeds(tmp_path / "docs", names=tuple(sorted(p.name for p in SEEDS.glob("*.txt"))))
+    writes: list[set[str]] = []
+    real = Store.add
+
+    def recording(self, ids, texts, metadatas, embeddings=None):
+        writes.append({m["source"] for m in metadatas})
+        return real(self, ids, texts, metadatas, embeddings)
+
+    monkeypatch.setattr(Store, "add", recording)
+    report = Ingestor(empty_store).run([docs], progress=False)
+    assert report.ok and len(writes) == 1 and len(writes[0]) == 5
+    assert empty_store.count() == report.added
+
+
+def test_a_document_chroma_refuses_fails_alone_when_written_with_others(empty_store, tmp_path, monkeypatch):
+    docs = _copy_seeds(tmp_path / "docs", names=tuple(sorted(p.name for p in SEEDS.glob("*.txt"))))
+    bad = "003_303e7899af01f908.txt"
+    real = Store.add
+
+    def refusing(self, ids, texts, metadatas, embeddings=None):
+        if any(m["source"] == bad for m in metadatas):
+            raise ValueError("injected: Chroma refused this write")
+        return real(self, ids, texts, metadatas, embeddings)
+
+    monkeypatch.setattr(Store, "add", refusing)
+    report = Ingestor(empty_store).run([docs], progress=False)
+    assert [Path(e.path).name for e in report.errors] == [bad] and "injected" in str(report.errors[0])
+    stored = {s.source for s in empty_store.sources()}
+    assert stored == {p.name for p in docs.iterdir()} - {bad}
+    assert empty_store.count() == report.added == sum(d.added for d in report.documents)
