@@ -3,8 +3,8 @@
 * ``onnx-int8`` (the default for new stores): the model exported once to ONNX with
   ``torch.onnx.export``, its weights dynamically quantised to int8 per channel with
   ``onnxruntime.quantization``, cached on disk, and run with onnxruntime. Measured on this 2-core
-  machine (benchmarks/results.md, 2026-11-29): 2.0x the chunks/s of torch fp32 at batch 32,
-  cosine 0.990 with its vectors, and the same eval retrieval recall@4 (0.949,
+  machine (benchmarks/results.md, 2026-11-29): 1.5-2.2x the chunks/s of torch fp32 at batch 32
+  (three runs), cosine 0.990 with its vectors, and the same eval retrieval recall@4 (0.949,
   benchmarks/encoder_recall.py). A question embeds without loading torch at all.
 * ``torch-fp32``: sentence-transformers as shipped (stores built before the ONNX default).
 
