@@ -21,17 +21,25 @@ ROOT = EVALS.parent
 sys.path.insert(0, str(EVALS))
 
 from rag.config import Settings  # noqa: E402
-from scoring import aggregate, load_tasks  # noqa: E402
+from scoring import aggregate, briefing_figures, corpora, groups, load_tasks  # noqa: E402
 
 from harness import CONFIG, RESULTS  # noqa: E402
 
 
 def _selected(items: list[dict]) -> list[dict]:
-    ids = os.environ.get("EVAL_IDS")
-    if not ids:
-        return items
-    wanted = set(ids.split(","))
-    return [t for t in items if t["id"] in wanted]
+    """EVAL_IDS (comma-separated ids), EVAL_CORPORA (names) and EVAL_SPLIT (dev|test) select a subset."""
+    ids, names, split = (os.environ.get(k) for k in ("EVAL_IDS", "EVAL_CORPORA", "EVAL_SPLIT"))
+    if ids:
+        items = [t for t in items if t["id"] in set(ids.split(","))]
+    if names:
+        items = [t for t in items if t["corpus"] in set(names.split(","))]
+    if split:
+        items = [t for t in items if t["split"] == split]
+    return items
+
+
+def subset_run() -> bool:
+    return any(os.environ.get(k) for k in ("EVAL_IDS", "EVAL_CORPORA", "EVAL_SPLIT"))
 
 
 @pytest.fixture(scope="session")
@@ -41,28 +49,47 @@ def tasks() -> dict[str, list[dict]]:
 
 
 @pytest.fixture(scope="session")
-def eval_settings(tmp_path_factory) -> Settings:
+def eval_settings(tmp_path_factory):
+    """corpus name -> Settings of a store built from that corpus's documents (built on first use)."""
     from ingest.pipeline import Ingestor
     from rag.store import Store
 
     RESULTS["t0"] = time.perf_counter()  # the eval run starts here (tests/ may have run before it)
-    settings = Settings.from_env(store_dir=tmp_path_factory.mktemp("evalstore"), chroma_url="")
-    report = Ingestor(Store(settings), settings).run([ROOT / "seeds"], progress=False)
-    assert report.ok, report.errors
-    return settings
+    built: dict[str, Settings] = {}
+
+    def settings_for(corpus: str) -> Settings:
+        if corpus not in built:
+            settings = Settings.from_env(store_dir=tmp_path_factory.mktemp(f"evalstore-{corpus}"), chroma_url="")
+            report = Ingestor(Store(settings), settings).run([corpora()[corpus].docs], progress=False)
+            assert report.ok, report.errors
+            built[corpus] = settings
+            RESULTS["settings"] = settings
+        return built[corpus]
+
+    return settings_for
 
 
 @pytest.fixture(scope="session")
 def answerer(eval_settings):
+    """corpus name -> Answerer over that corpus's store; one model shared by all."""
     from rag.answer import Answerer
     from rag.llm import make_llm
     from rag.store import Store
 
-    t = time.perf_counter()
-    llm = make_llm(settings=eval_settings)
-    ans = Answerer(Store(eval_settings, create=False), llm, eval_settings)
-    RESULTS["model_load_s"] = round(time.perf_counter() - t, 1)
-    return ans
+    made: dict[str, Answerer] = {}
+    llm: list = []
+
+    def answerer_for(corpus: str) -> Answerer:
+        if corpus not in made:
+            settings = eval_settings(corpus)
+            if not llm:
+                t = time.perf_counter()
+                llm.append(make_llm(settings=settings))
+                RESULTS["model_load_s"] = round(time.perf_counter() - t, 1)
+            made[corpus] = Answerer(Store(settings, create=False), llm[0], settings)
+        return made[corpus]
+
+    return answerer_for
 
 
 def pytest_configure(config):
@@ -77,41 +104,66 @@ def _config(settings: Settings) -> dict:
     return cfg
 
 
+_Q_FIGURES = ("questions", "fact_pass_rate", "refusal_accuracy", "unanswerable_refused", "answerable_refused",
+              "citation_validity", "citation_support", "raw_sentences_dropped", "retrieval_recall",
+              "retrieve_ms_mean", "generate_ms_mean", "seconds_mean")
+_B_FIGURES = ("briefings", "pass_rate", "fact_recall", "forbidden_found", "source_coverage", "seconds_mean")
+
+
+def _side_by_side(by_group: dict[str, dict], names: tuple[str, ...], per_kind: bool = False) -> list[str]:
+    """One row per figure, one column per corpus/split."""
+    cols = list(by_group)
+    lines = ["| figure | " + " | ".join(cols) + " |", "|---|" + "---|" * len(cols)]
+    for k in names:
+        lines.append(f"| {k} | " + " | ".join(str(by_group[c].get(k, "")) for c in cols) + " |")
+    if per_kind:
+        for kind in ("single_fact", "temporal", "multi_doc", "numeric", "quote", "unanswerable", "false_premise"):
+            lines.append(f"| pass: {kind} | " + " | ".join(str(by_group[c]["per_kind"].get(kind, "–")) for c in cols) + " |")
+    return lines
+
+
 def _markdown(report: dict) -> str:
     lines = [f"# Eval report", "", f"Run {report['date']} on {report['config']['machine']}; LLM `{report['config']['llm']}`; "
-             f"whole run {report['wall_s'] / 60:.1f} min (model load {report['model_load_s']} s).", ""]
+             f"whole run {report['wall_s'] / 60:.1f} min (model load {report['model_load_s']} s).", "",
+             "Every question and briefing task is tagged `dev` (rules and thresholds are tuned on it) or `test` "
+             "(judged only); figures per corpus and split, side by side.", ""]
     q = report.get("questions_figures")
     if q:
-        lines += ["## Questions", "", "| figure | value |", "|---|---|"]
-        for k in ("questions", "fact_pass_rate", "refusal_accuracy", "unanswerable_refused", "answerable_refused",
-                  "citation_validity", "citation_support", "raw_sentences_dropped", "retrieval_recall",
-                  "retrieve_ms_mean", "generate_ms_mean", "seconds_mean", "seconds_total"):
-            if k in q:
-                lines.append(f"| {k} | {q[k]} |")
+        lines += ["## Questions", ""] + _side_by_side(report["questions_by_group"], _Q_FIGURES, per_kind=True)
         lines += ["", "Definitions: *fact_pass_rate* all expected facts present and nothing forbidden (unanswerable: refused); "
                   "*citation_validity* non-refused answers citing at least one expected source document; "
                   "*citation_support* share of cited answer sentences whose cited passage holds a sentence with "
                   "embedding cosine >= 0.6 to it (MiniLM; independent of the verifier's lexical check); "
                   "*raw_sentences_dropped* share of the model's sentences the verifier dropped as unsupported; "
-                  "*retrieval_recall* expected documents among the retrieved passages (k = top_k)."]
-        lines += ["", "| kind | pass rate |", "|---|---|"] + [f"| {k} | {v} |" for k, v in q["per_kind"].items()]
-        lines += ["", "### Per question", "", "| id | kind | pass | refused | missing | forbidden | cited | s |", "|---|---|---|---|---|---|---|---|"]
+                  "*retrieval_recall* expected documents among the retrieved passages (k = top_k).",
+                  "", f"All questions together: fact pass {q['fact_pass_rate']}, answerable refused {q['answerable_refused']}, "
+                  f"unanswerable refused {q['unanswerable_refused']}, {q['seconds_mean']} s per question."]
+        lines += ["", "### Per question", "", "| id | corpus/split | kind | pass | refused | missing | forbidden | cited | s |",
+                  "|---|---|---|---|---|---|---|---|---|"]
         for s in report["questions"]:
-            lines.append(f"| {s['id']} | {s['kind']} | {'✓' if s['passed'] else '✗'} | {s['refused']} | {', '.join(s['missing'])} | "
-                         f"{', '.join(s['forbidden'])} | {', '.join(x[:3] for x in s['cited_sources'])} | {s['seconds']:.1f} |")
+            lines.append(f"| {s['id']} | {s['corpus']}/{s['split']} | {s['kind']} | {'✓' if s['passed'] else '✗'} | {s['refused']} | "
+                         f"{', '.join(s['missing'])} | {', '.join(s['forbidden'])} | {', '.join(x[:3] for x in s['cited_sources'])} | "
+                         f"{s['seconds']:.1f} |")
         fails = [s for s in report["questions"] if not s["passed"]]
         if fails:
             lines += ["", "### Failed answers", ""]
-            lines += [f"- **{s['id']}** ({s['kind']}): {s['answer'][:300]}" for s in fails]
+            lines += [f"- **{s['id']}** ({s['corpus']}/{s['split']}, {s['kind']}): {s['answer'][:300]}" for s in fails]
+    v = report.get("verifier")
+    if v:
+        lines += ["", "## Verifier as a classifier", "",
+                  f"Hand-labelled (answer sentence, passages shown, supported?) cases from real model outputs "
+                  f"(`evals/verifier_cases.jsonl`). Positive = the verifier keeps the sentence as written "
+                  f"(a sentence it cuts a detail from counts as dropped).", ""]
+        lines += _side_by_side(v, ("cases", "supported", "precision", "recall", "false_keeps", "false_drops", "cut"))
     b = report.get("briefings")
     if b:
-        lines += ["", "## Briefings", "", "| id | mode | pass | missing | forbidden | source coverage | bullets | s |", "|---|---|---|---|---|---|---|---|"]
+        lines += ["", "## Briefings", ""] + _side_by_side(report["briefings_by_group"], _B_FIGURES)
+        lines += ["", "| id | corpus/split | mode | pass | missing | forbidden | source coverage | bullets | s |",
+                  "|---|---|---|---|---|---|---|---|---|"]
         for s in b:
-            lines.append(f"| {s['id']} | {s['mode']} | {'✓' if s['passed'] else '✗'} | {', '.join(s['missing'])} | "
-                         f"{', '.join(s['forbidden'])} | {s['source_coverage']:.2f} | {s['bullets']} | {s['seconds']:.0f} |")
-        lines += ["", f"Briefing pass rate: {report['briefings_figures']['pass_rate']}, mean fact recall "
-                      f"{report['briefings_figures']['fact_recall']}, mean source coverage "
-                      f"{report['briefings_figures']['source_coverage']}, mean time {report['briefings_figures']['seconds_mean']} s."]
+            lines.append(f"| {s['id']} | {s['corpus']}/{s['split']} | {s['mode']} | {'✓' if s['passed'] else '✗'} | "
+                         f"{', '.join(s['missing'])} | {', '.join(s['forbidden'])} | {s['source_coverage']:.2f} | "
+                         f"{s['bullets']} | {s['seconds']:.0f} |")
     lines += ["", "## Configuration", "", "```json", json.dumps(report["config"], indent=1), "```", ""]
     return "\n".join(lines)
 
@@ -126,18 +178,17 @@ def pytest_sessionfinish(session, exitstatus):
     if "questions" in RESULTS:
         scores = RESULTS["questions"]
         report["questions_figures"] = aggregate(scores)
+        report["questions_by_group"] = {g: aggregate(ss) for g, ss in groups(scores).items()}
         report["questions"] = [dict(dataclasses.asdict(s), cites_expected=s.cites_expected) for s in scores]
+    if "verifier" in RESULTS:
+        report["verifier"] = RESULTS["verifier"]
     if "briefings" in RESULTS:
         bs = RESULTS["briefings"]
         report["briefings"] = [dict(dataclasses.asdict(s), source_coverage=s.source_coverage, fact_recall=s.fact_recall) for s in bs]
-        report["briefings_figures"] = {
-            "pass_rate": round(sum(s.passed for s in bs) / max(1, len(bs)), 3),
-            "fact_recall": round(sum(s.fact_recall for s in bs) / max(1, len(bs)), 3),
-            "source_coverage": round(sum(s.source_coverage for s in bs) / max(1, len(bs)), 3),
-            "seconds_mean": round(sum(s.seconds for s in bs) / max(1, len(bs)), 1),
-        }
+        report["briefings_figures"] = briefing_figures(bs)
+        report["briefings_by_group"] = {g: briefing_figures(ss) for g, ss in groups(bs).items()}
     RESULTS["report"] = report
-    full = not os.environ.get("EVAL_IDS") and "questions" in RESULTS and "briefings" in RESULTS
+    full = not subset_run() and "questions" in RESULTS and "briefings" in RESULTS
     out = EVALS if full else EVALS / "artifacts"
     out.mkdir(exist_ok=True)
     (out / "report.json").write_text(json.dumps(report, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
@@ -151,23 +202,16 @@ README_START, README_END = "<!-- eval-figures:start -->", "<!-- eval-figures:end
 
 
 def _readme_figures(report: dict) -> str:
-    q, b = report["questions_figures"], report["briefings_figures"]
-    kinds = ", ".join(f"{k} {v}" for k, v in q["per_kind"].items())
-    return "\n".join([
-        f"Run {report['date']}, {report['config']['machine']}, LLM `{report['config']['llm']}` "
-        f"(full table: [evals/report.md](evals/report.md)).",
-        "",
-        "| figure | value |", "|---|---|",
-        f"| questions | {q['questions']} |",
-        f"| fact pass rate | {q['fact_pass_rate']} ({kinds}) |",
-        f"| refusal accuracy | {q['refusal_accuracy']} |",
-        f"| citation validity / support | {q['citation_validity']} / {q['citation_support']} |",
-        f"| retrieval recall@{report['config'].get('top_k', 'k')} | {q['retrieval_recall']} |",
-        f"| mean retrieval / generation per question | {q['retrieve_ms_mean']} ms / {q['generate_ms_mean']} ms |",
-        f"| briefings: pass rate / fact recall / source coverage / mean time | {b['pass_rate']} / {b['fact_recall']} / "
-        f"{b['source_coverage']} / {b['seconds_mean']} s |",
-        f"| whole eval run (store build, model load, {q['questions']} questions, {len(report['briefings'])} briefings) | {report['wall_s'] / 60:.1f} min |",
-    ])
+    q, b = report["questions_by_group"], report["briefings_by_group"]
+    lines = [f"Run {report['date']}, {report['config']['machine']}, LLM `{report['config']['llm']}`; whole eval run "
+             f"{report['wall_s'] / 60:.1f} min (full table: [evals/report.md](evals/report.md)).", ""]
+    lines += _side_by_side(q, ("questions", "fact_pass_rate", "answerable_refused", "unanswerable_refused",
+                               "citation_validity", "retrieval_recall", "seconds_mean"))
+    if report.get("verifier"):
+        lines += ["", "Verifier on the hand-labelled sentences:", ""]
+        lines += _side_by_side(report["verifier"], ("cases", "precision", "recall"))
+    lines += ["", "Briefings:", ""] + _side_by_side(b, ("briefings", "fact_recall", "forbidden_found", "source_coverage", "seconds_mean"))
+    return "\n".join(lines)
 
 
 def _update_readme(report: dict) -> None:
@@ -191,11 +235,13 @@ def pytest_terminal_summary(terminalreporter):
         tr.write_line(f"{s['id']:5} {s['kind']:13} {'PASS' if s['passed'] else 'FAIL'} refused={str(s['refused']):5} "
                       f"missing={','.join(s['missing']) or '-':20} forbidden={','.join(s['forbidden']) or '-':10} "
                       f"cited={','.join(x[:3] for x in s['cited_sources']) or '-':12} {s['seconds']:5.1f}s")
-    if "questions_figures" in report:
-        tr.write_line(json.dumps(report["questions_figures"]))
+    for g, figs in report.get("questions_by_group", {}).items():
+        tr.write_line(f"{g}: {json.dumps(figs)}")
+    if report.get("verifier"):
+        tr.write_line(f"verifier: {json.dumps(report['verifier'])}")
     for s in report.get("briefings", []):
         tr.write_line(f"{s['id']:5} {s['mode']:9} {'PASS' if s['passed'] else 'FAIL'} missing={','.join(s['missing']) or '-'} "
                       f"forbidden={','.join(s['forbidden']) or '-'} coverage={s['source_coverage']:.2f} {s['seconds']:.0f}s")
-    if "briefings_figures" in report:
-        tr.write_line(json.dumps(report["briefings_figures"]))
+    for g, figs in report.get("briefings_by_group", {}).items():
+        tr.write_line(f"briefings {g}: {json.dumps(figs)}")
     tr.write_line(f"report written to {RESULTS.get('report_path')}")

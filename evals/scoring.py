@@ -7,15 +7,45 @@ from typing import Any
 
 import yaml
 
-QUESTIONS_FILE = Path(__file__).with_name("questions.yaml")
+EVALS = Path(__file__).resolve().parent
+QUESTIONS_FILE = EVALS / "questions.yaml"
 KINDS = ("single_fact", "temporal", "multi_doc", "numeric", "quote", "unanswerable", "false_premise")
+SPLITS = ("dev", "test")
 
 
-def load_tasks(path: Path = QUESTIONS_FILE) -> dict[str, list[dict[str, Any]]]:
-    data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    for q in data["questions"]:
-        if q["kind"] not in KINDS:
-            raise ValueError(f"{q['id']}: unknown kind {q['kind']}")
+@dataclass(frozen=True)
+class Corpus:
+    """An eval corpus: a folder of documents and the question files written for it."""
+
+    name: str
+    docs: Path
+    question_files: tuple[Path, ...]
+
+
+def corpora() -> dict[str, Corpus]:
+    """The seed corpus (the product's seeds/, questions in evals/) and every evals/corpora/NAME/
+    holding docs/ and questions.yaml."""
+    found = {"seeds": Corpus("seeds", EVALS.parent / "seeds",
+                             tuple(p for p in (QUESTIONS_FILE, EVALS / "seed_test_questions.yaml") if p.exists()))}
+    for folder in sorted((EVALS / "corpora").glob("*/")):
+        if (folder / "docs").is_dir() and (folder / "questions.yaml").is_file():
+            found[folder.name] = Corpus(folder.name, folder / "docs", (folder / "questions.yaml",))
+    return found
+
+
+def load_tasks(path: Path | None = None) -> dict[str, list[dict[str, Any]]]:
+    """Questions and briefing tasks of every corpus (or of one file), each tagged with its corpus and split."""
+    files = [("seeds", path)] if path else [(c.name, f) for c in corpora().values() for f in c.question_files]
+    data: dict[str, list[dict[str, Any]]] = {"questions": [], "briefings": []}
+    for corpus, file in files:
+        part = yaml.safe_load(file.read_text(encoding="utf-8"))
+        for key in ("questions", "briefings"):
+            for task in part.get(key) or []:
+                if key == "questions" and task["kind"] not in KINDS:
+                    raise ValueError(f"{file.name}: {task['id']}: unknown kind {task['kind']}")
+                if task.get("split") not in SPLITS:
+                    raise ValueError(f"{file.name}: {task['id']}: split must be one of {SPLITS}")
+                data[key].append(dict(task, corpus=corpus))
     return data
 
 
@@ -56,6 +86,8 @@ class QuestionScore:
     # how much the verifier had to do: the model's own sentences, and how many it dropped
     raw_sentences: int = 0
     raw_dropped: int = 0
+    corpus: str = "seeds"
+    split: str = "dev"
 
     @property
     def answerable(self) -> bool:
@@ -86,7 +118,8 @@ def score_answer(task: dict[str, Any], answer: str, refused: bool, cited_sources
     else:
         passed = not refused and not missing and not bad
     return QuestionScore(task["id"], kind, passed, refused, missing, bad, sorted(set(cited_sources or [])),
-                         list(task.get("sources") or []), sorted(set(retrieved_sources or [])), seconds, answer)
+                         list(task.get("sources") or []), sorted(set(retrieved_sources or [])), seconds, answer,
+                         corpus=task.get("corpus", "seeds"), split=task.get("split", "dev"))
 
 
 @dataclass
@@ -101,6 +134,8 @@ class BriefingScore:
     seconds: float
     bullets: int
     facts: int = 0  # expected facts of the task
+    corpus: str = "seeds"
+    split: str = "dev"
 
     @property
     def fact_recall(self) -> float:
@@ -124,7 +159,8 @@ def score_briefing(task: dict[str, Any], markdown: str, cited_sources: list[str]
     missing = missing_facts(body, task.get("facts") or [])
     bad = forbidden_found(body, task.get("forbidden"))
     return BriefingScore(task["id"], task["mode"], not missing and not bad, missing, bad, sorted(set(cited_sources)),
-                         list(task.get("sources") or []), seconds, bullets, len(task.get("facts") or []))
+                         list(task.get("sources") or []), seconds, bullets, len(task.get("facts") or []),
+                         corpus=task.get("corpus", "seeds"), split=task.get("split", "dev"))
 
 
 def aggregate(scores: list[QuestionScore]) -> dict[str, Any]:
@@ -154,3 +190,24 @@ def aggregate(scores: list[QuestionScore]) -> dict[str, Any]:
         "seconds_mean": round(sum(s.seconds for s in scores) / max(1, len(scores)), 2),
     }
     return figures
+
+
+def groups(scores: list[Any]) -> dict[str, list[Any]]:
+    """Scores by ``corpus/split`` (e.g. ``seeds/dev``), in a stable order, for side-by-side figures."""
+    out: dict[str, list[Any]] = {}
+    for s in sorted(scores, key=lambda s: (s.corpus != "seeds", s.corpus, SPLITS.index(s.split))):
+        out.setdefault(f"{s.corpus}/{s.split}", []).append(s)
+    return out
+
+
+def briefing_figures(scores: list[BriefingScore]) -> dict[str, Any]:
+    """The headline figures of a briefing run."""
+    n = max(1, len(scores))
+    return {
+        "briefings": len(scores),
+        "pass_rate": round(sum(s.passed for s in scores) / n, 3),
+        "fact_recall": round(sum(s.fact_recall for s in scores) / n, 3),
+        "forbidden_found": sum(len(s.forbidden) for s in scores),
+        "source_coverage": round(sum(s.source_coverage for s in scores) / n, 3),
+        "seconds_mean": round(sum(s.seconds for s in scores) / n, 1),
+    }

@@ -5,11 +5,14 @@ flaky question cannot fail the run, a fall in an aggregate does.
 """
 from __future__ import annotations
 
+import json
 import time
 
 import pytest
 from harness import RESULTS, log
-from scoring import aggregate, score_answer
+from scoring import EVALS, aggregate, groups, score_answer
+
+from rag.answer import evidence_text
 
 from rag.embed import get_embeddings
 from rag.verify import citations_in, split_sentences, strip_citations
@@ -28,6 +31,10 @@ FLOORS = {
     "retrieval_recall": 0.92,
 }
 
+
+# Held-out groups (the seed corpus's test split, the second corpus): floors set from their first
+# measured run, about two questions below it; raised with the figures, never lowered.
+GROUP_FLOORS: dict[str, dict[str, float]] = {}
 
 SUPPORT_COSINE = 0.6
 
@@ -55,13 +62,14 @@ def sentence_support(answer: str, citations) -> tuple[int, int]:
 
 
 @pytest.fixture(scope="module")
-def question_scores(answerer, tasks, eval_settings):
-    RESULTS["settings"] = eval_settings
+def question_scores(answerer, tasks):
     scores = []
+    candidates = []  # every sentence the model wrote, with the passages it was shown: verifier cases to label
     questions = tasks["questions"]
     for i, task in enumerate(questions, start=1):
+        ans_model = answerer(task["corpus"])
         t = time.perf_counter()
-        ans = answerer.run(task["question"])
+        ans = ans_model.run(task["question"])
         seconds = time.perf_counter() - t
         s = score_answer(task, ans.answer, ans.refused, [c.source for c in ans.citations],
                          [p.meta.get("source") for p in ans.passages], seconds)
@@ -72,21 +80,48 @@ def question_scores(answerer, tasks, eval_settings):
         if not ans.refused:
             s.cited_sentences, s.supported_sentences = sentence_support(ans.answer, ans.citations)
         scores.append(s)
-        log(f"[eval {i}/{len(questions)}] {task['id']} {'PASS' if s.passed else 'FAIL'} {seconds:.1f}s  {ans.answer[:120]!r}")
+        candidates.append({"qid": task["id"], "corpus": task["corpus"], "split": task["split"], "question": task["question"],
+                           "raw": ans.raw, "answer": ans.answer, "dropped": ans.dropped,
+                           "evidence": {str(n): evidence_text(n, p) for n, p in enumerate(ans.passages, start=1)}})
+        log(f"[eval {i}/{len(questions)}] {task['corpus']}/{task['split']} {task['id']} {'PASS' if s.passed else 'FAIL'} "
+            f"{seconds:.1f}s  {ans.answer[:120]!r}")
     RESULTS["questions"] = scores
+    out = EVALS / "artifacts"
+    out.mkdir(exist_ok=True)
+    with open(out / "answers.jsonl", "w", encoding="utf-8") as fh:
+        for c in candidates:
+            fh.write(json.dumps(c, ensure_ascii=False) + "\n")
     return scores
+
+
+def _seed_dev(scores):
+    """The floors were measured on the seed corpus's original questions (now its dev split)."""
+    return [s for s in scores if s.corpus == "seeds" and s.split == "dev"]
 
 
 @pytest.mark.parametrize("figure", sorted(FLOORS))
 def test_aggregate_floor(question_scores, figure):
-    if not question_scores:
-        pytest.skip("no questions selected")
-    value = aggregate(question_scores)[figure]
-    assert value >= FLOORS[figure], f"{figure} fell to {value} (floor {FLOORS[figure]})"
+    scores = _seed_dev(question_scores)
+    if not scores:
+        pytest.skip("no seed dev questions selected")
+    value = aggregate(scores)[figure]
+    assert value >= FLOORS[figure], f"seeds/dev {figure} fell to {value} (floor {FLOORS[figure]})"
+
+
+@pytest.mark.parametrize("group", sorted(GROUP_FLOORS))
+def test_held_out_floor(question_scores, group):
+    """Floors on the held-out and second-corpus groups, set from measured runs (see GROUP_FLOORS)."""
+    scores = groups(question_scores).get(group)
+    if not scores or len(scores) < 10:
+        pytest.skip(f"{group} not (fully) selected")
+    figs = aggregate(scores)
+    low = {k: figs[k] for k, floor in GROUP_FLOORS[group].items() if figs[k] < floor}
+    assert not low, f"{group} fell below its floors: {low} (floors {GROUP_FLOORS[group]})"
 
 
 def test_every_kind_is_measured(question_scores, tasks):
-    if len(tasks["questions"]) < 40:
-        pytest.skip("subset run (EVAL_IDS)")
-    assert set(aggregate(question_scores)["per_kind"]) == {
+    scores = _seed_dev(question_scores)
+    if len(scores) < 40:
+        pytest.skip("subset run")
+    assert set(aggregate(scores)["per_kind"]) == {
         "single_fact", "temporal", "multi_doc", "numeric", "quote", "unanswerable", "false_premise"}

@@ -1,0 +1,92 @@
+"""The verifier as a classifier: precision and recall on hand-labelled answer sentences.
+
+``evals/verifier_cases.jsonl`` holds one case a line: a sentence the real model wrote (with its
+``[n]`` marks), the question, the passages it was shown (number -> header and text, exactly what
+the verifier judges against) and a hand label: ``supported`` is true when everything the sentence
+claims is stated by the passages shown. The cases were taken from eval runs on both corpora
+(``evals/artifacts/answers.jsonl``, see ``evals/label_cases.py``); ``split`` is the split of the
+question the sentence answered, so rules are tuned on dev cases and judged on test cases.
+
+Positive = the verifier keeps the sentence as written (repairing its citation is fine); a sentence
+dropped, or kept only after a detail was cut from it, is a negative. So a false keep is an
+unsupported sentence kept whole, a false drop a supported sentence dropped or cut.
+"""
+from __future__ import annotations
+
+import json
+
+import pytest
+from harness import RESULTS
+from scoring import EVALS
+
+from rag.config import Settings
+from rag.verify import verify_answer
+
+CASES_FILE = EVALS / "verifier_cases.jsonl"
+# Set from measured runs (see evals/report.md), raised with the figures, never lowered.
+FLOORS: dict[str, float] = {}
+
+
+def load_cases() -> list[dict]:
+    if not CASES_FILE.exists():
+        return []
+    return [json.loads(line) for line in CASES_FILE.read_text(encoding="utf-8").splitlines() if line.strip()]
+
+
+def kept_as_written(case: dict, threshold: float) -> tuple[bool, bool]:
+    """(kept whole, kept after a cut) for one case, by the product's own verifier."""
+    evidence = {int(n): text for n, text in case["evidence"].items()}
+    checked = verify_answer(case["sentence"], evidence, threshold, question=case.get("question", ""))
+    whole = any(not s.cut for s in checked.sentences if s.citations)
+    cut = any(s.cut for s in checked.sentences if s.citations)
+    return whole, cut
+
+
+def classifier_figures(cases: list[dict], threshold: float) -> dict[str, float | int]:
+    tp = fp = fn = tn = cut = 0
+    for case in cases:
+        whole, was_cut = kept_as_written(case, threshold)
+        cut += was_cut
+        if case["supported"]:
+            tp += whole
+            fn += not whole
+        else:
+            fp += whole
+            tn += not whole
+    return {"cases": len(cases), "supported": tp + fn,
+            "precision": round(tp / (tp + fp), 3) if tp + fp else 0.0,
+            "recall": round(tp / (tp + fn), 3) if tp + fn else 0.0,
+            "false_keeps": fp, "false_drops": fn, "cut": cut}
+
+
+@pytest.fixture(scope="module")
+def verifier_figures():
+    cases = load_cases()
+    if not cases:
+        pytest.skip(f"no labelled cases in {CASES_FILE.name}")
+    threshold = Settings.from_env().support_threshold
+    by_group: dict[str, list[dict]] = {}
+    for c in sorted(cases, key=lambda c: (c["corpus"] != "seeds", c["corpus"], c["split"])):
+        by_group.setdefault(f"{c['corpus']}/{c['split']}", []).append(c)
+    figures = {g: classifier_figures(cs, threshold) for g, cs in by_group.items()}
+    figures["all"] = classifier_figures(cases, threshold)
+    RESULTS["verifier"] = figures
+    return figures
+
+
+def test_labelled_cases_are_well_formed():
+    cases = load_cases()
+    if not cases:
+        pytest.skip(f"no labelled cases in {CASES_FILE.name}")
+    for c in cases:
+        assert isinstance(c["supported"], bool), c["id"]
+        assert c["split"] in ("dev", "test") and c["evidence"] and c["sentence"].strip(), c["id"]
+    assert len({c["id"] for c in cases}) == len(cases)
+
+
+@pytest.mark.parametrize("figure", ["precision", "recall"])
+def test_verifier_floor(verifier_figures, figure):
+    if figure not in FLOORS:
+        pytest.skip(f"no floor set for {figure} yet")
+    value = verifier_figures["all"][figure]
+    assert value >= FLOORS[figure], f"verifier {figure} fell to {value} (floor {FLOORS[figure]})"
