@@ -1,7 +1,7 @@
 """Split: cut a cleaned document into overlapping, sentence-bounded chunks that keep their heading.
 
-A chunk cut off from its heading loses who is speaking (seed 003 puts quotes under headings
-naming the speaker and topic), so each chunk records the heading path above it; the store
+A chunk cut off from its heading loses who is speaking (an interview or a press digest puts quotes
+under headings naming the speaker, then sub-headings ending in a colon naming the topic), so each chunk records the heading path above it; the store
 embeds and shows ``heading + body`` while the exact body span in the cleaned text is kept for
 citations. Sentence-aware splitting itself is LangChain's RecursiveCharacterTextSplitter.
 """
@@ -73,7 +73,7 @@ def split_text(text: str, chunk_size: int, chunk_overlap: int, title: str | None
             line = block.strip()
             if title and line == title.strip():
                 continue
-            if line.endswith(":") or line.lower().startswith("on "):
+            if line.endswith(":"):  # a heading ending in a colon introduces what follows: a sub-heading
                 h2 = line.rstrip(":")
             else:
                 h1, h2 = line, ""

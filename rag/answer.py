@@ -166,6 +166,7 @@ class Answerer:
         if history:
             timings["rewrite_ms"] = t_rewrite
         if not passages or retrieval.best_dense < self.settings.min_score:
+            timings["total_ms"] = (time.perf_counter() - t0) * 1000.0
             yield Answer(question, REFUSAL_TEXT, True, [], timings, standalone, passages=passages)
             return
         block = format_passages((i, p.meta, p.chunk.text) for i, p in enumerate(passages, start=1))
@@ -173,10 +174,14 @@ class Answerer:
         t1 = time.perf_counter()
         raw = ""
         for token in self.answer_chain.stream({"passages": block, "question": standalone, "note": note}):
+            if not raw:
+                timings["first_token_ms"] = (time.perf_counter() - t0) * 1000.0  # question received → first token
             raw += token
             yield token
         timings["generate_ms"] = (time.perf_counter() - t1) * 1000.0
-        yield self.finish(question, standalone, raw, passages, timings)
+        answer = self.finish(question, standalone, raw, passages, timings)
+        timings["total_ms"] = (time.perf_counter() - t0) * 1000.0  # question received → verified answer
+        yield answer
 
     def premise_note(self, question: str) -> str:
         """A warning for the model when the question pairs names no document mentions together."""
@@ -197,7 +202,11 @@ class Answerer:
         false-premise question instead of correcting it, so the correction is made in code.
         """
         evidence = {i: evidence_text(i, p) for i, p in enumerate(passages, start=1)}
-        checked = verify_answer(raw, evidence, self.settings.support_threshold)
+        documents = self.retriever.documents()
+        contexts = {i: f"{evidence[i]} {documents.get(p.meta.get('source'), '')}" for i, p in enumerate(passages, start=1)}
+        checked = verify_answer(raw, evidence, self.settings.support_threshold, question=standalone,
+                                max_cited=self.settings.max_cited, window=self.settings.support_window,
+                                contexts=contexts)
         if not checked.refused and any(s.citations for s in checked.sentences):
             text, citations = render(checked, passages)
             return Answer(question, text, False, citations, timings, standalone, raw, checked.dropped, passages)

@@ -52,6 +52,8 @@ class Settings:
     rrf_k: int = 60  # reciprocal rank fusion constant
     dense_weight: float = 1.0
     bm25_weight: float = 1.0
+    # at most this many of the top_k passages come from one document (0: no cap); see rag/retrieve.py
+    max_per_source: int = 2
     time_boost: float = 0.5  # added RRF mass for passages matching a year/month named in the question
     min_score: float = 0.25  # below this best dense cosine similarity the question is refused unasked
 
@@ -61,7 +63,10 @@ class Settings:
     n_ctx: int = 4096
     n_batch: int = 512
     max_tokens: int = 256
-    support_threshold: float = 0.5  # share of a sentence's content words found in its cited passage
+    support_threshold: float = 0.5  # share of a sentence's new content words found in its cited passages
+    max_cited: int = 3  # passages one answer sentence may rest on, one per claim (rag/verify.py: ground)
+    # the new names and numbers a cited passage holds must stand within this many consecutive sentences of it
+    support_window: int = 3
     # When nothing the model wrote is supported, the closest evidence sentence is quoted as the answer
     # (not a refusal) if it holds every name and number of the question and this share of its content
     # words; below it the quote only accompanies a refusal. 1.01 turns quoting-as-answer off.
@@ -104,6 +109,10 @@ class Settings:
 
         if self.encoder is not None and self.encoder not in ENCODERS:
             raise ValueError(f"encoder must be one of {', '.join(ENCODERS)}, got {self.encoder!r}")
+        if self.max_per_source < 0:
+            raise ValueError("max_per_source must be >= 0 (0: no cap)")
+        if self.max_cited < 1 or self.support_window < 1:
+            raise ValueError("max_cited and support_window must be >= 1")
         if self.n_threads < 1:
             raise ValueError("n_threads must be >= 1")
 

@@ -200,10 +200,30 @@ class Retriever:
         return best
 
     def run(self, question: str, filters: Filters | None = None, top_k: int | None = None) -> Retrieval:
+        """The ``top_k`` best passages for ``question``; a compound question ("Which X ..., and what
+        Y?") gets the best passage of each of its parts first, then the best of the whole."""
         s = self.settings
         filters = filters or Filters()
         top_k = top_k or s.top_k
         t0 = time.perf_counter()
+        ranked, best = self._fused(question, filters)
+        parts = question_parts(question)
+        if len(parts) > 1:
+            chosen: list[Passage] = []
+            for part in parts:
+                part_ranked, part_best = self._fused(part, filters)
+                best = max(best, part_best)
+                pick = next((p for p in part_ranked if all(p.chunk.id != c.chunk.id for c in chosen)), None)
+                if pick is not None and len(chosen) < top_k:
+                    chosen.append(pick)
+            chosen += [p for p in ranked if all(p.chunk.id != c.chunk.id for c in chosen)]
+            ranked = chosen
+        return Retrieval(_capped(ranked, top_k, s.max_per_source), best, (time.perf_counter() - t0) * 1000.0,
+                         {"parts": len(parts)})
+
+    def _fused(self, question: str, filters: Filters) -> tuple[list[Passage], float]:
+        """Dense and BM25 rankings fused by reciprocal rank, best first, and the best dense similarity."""
+        s = self.settings
         qvec = self.store.embed_query(question)
         dense = self.store.dense_search(qvec, k=s.candidates, where=filters.chroma_where())
         self._bm25.ensure(self.store)
@@ -224,7 +244,45 @@ class Retriever:
         for p in fused.values():
             if hint.matches(p.chunk):
                 p.score *= 1.0 + s.time_boost
-        ranked = sorted(fused.values(), key=lambda p: p.score, reverse=True)[:top_k]
-        best = max((sim for _, sim in dense), default=0.0)
-        return Retrieval(ranked, best, (time.perf_counter() - t0) * 1000.0,
-                         {"dense": len(dense), "bm25": len(sparse), "time_hint": bool(hint.years or hint.months)})
+        ranked = sorted(fused.values(), key=lambda p: p.score, reverse=True)
+        return ranked, max((sim for _, sim in dense), default=0.0)
+
+
+def _capped(ranked: list[Passage], top_k: int, per_source: int) -> list[Passage]:
+    """The first ``top_k`` of ``ranked`` with at most ``per_source`` passages of one document (0: no
+    cap), so that a question spanning documents sees more than the one that matches it best; when
+    too few documents match, the cap gives way and the best remaining passages fill the list."""
+    if per_source <= 0:
+        return ranked[:top_k]
+    counts: dict[str, int] = {}
+    out: list[Passage] = []
+    for p in ranked:
+        src = p.meta.get("source", "?")
+        if counts.get(src, 0) < per_source:
+            out.append(p)
+            counts[src] = counts.get(src, 0) + 1
+        if len(out) == top_k:
+            return out
+    return out + [p for p in ranked if p not in out][: top_k - len(out)]
+
+
+# A new part of a compound question starts after ", and" / "; " / " and " with a question word:
+# "Which charter did they discuss, and what did Lavrov say about nuclear weapons?"
+_PART_BREAK = re.compile(
+    r"\s*(?:[,;]\s*(?:and\s+|but\s+)?|\s+(?:and|but)\s+)"
+    r"(?=(?:what|which|who|whom|whose|when|where|why|how|did|does|do|is|was|were|are|has|have|had)\b)",
+    re.IGNORECASE)
+
+
+def question_parts(question: str) -> list[str]:
+    """The parts of a compound question, each with the names of the question's first part when it
+    has none of its own ("..., and what did he sign?" is searched with the first part's names)."""
+    parts = [p.strip(" ,;") for p in _PART_BREAK.split(question.strip()) if p and p.strip(" ,;")]
+    if len(parts) < 2:
+        return [question]
+    names = re.findall(r"(?<!^)\b[A-Z][\w’'-]+", parts[0])
+    out = [parts[0]]
+    for part in parts[1:]:
+        own = re.findall(r"(?<!^)\b[A-Z][\w’'-]+", part)
+        out.append(part if own or not names else f"{part} {' '.join(names)}")
+    return out

@@ -43,3 +43,27 @@ def test_impossible_date_bounds_are_errors_not_empty_filters(bound):
     with pytest.raises(ValueError, match="is not a date"):
         Filters(date_from=bound)
     assert Filters(date_from="2024-02-29", date_to="2024").chroma_where() is not None
+
+
+def test_compound_questions_are_split_into_parts_that_keep_their_names():
+    from rag.retrieve import question_parts
+
+    assert question_parts("Where did Lavrov meet Ryzhenkov?") == ["Where did Lavrov meet Ryzhenkov?"]
+    assert question_parts("Which charter did Lavrov discuss in Brest, and what did he say about nuclear weapons?") == [
+        "Which charter did Lavrov discuss in Brest", "what did he say about nuclear weapons? Lavrov Brest"]
+    assert question_parts("Who chaired the meeting; who dissented?")[1].startswith("who dissented")
+
+
+def test_each_part_of_a_compound_question_gets_a_passage(seed_store):
+    # the Brest meeting (000) and the 25th-anniversary declaration (004) are in different documents
+    r = Retriever(seed_store).run("Where did Lavrov meet Ryzhenkov, and what did he and Makei adopt on the 25th anniversary of relations?")
+    assert {"000_e3a7af6ccd77722d.txt", "004_d4300b7bd3a6ac4d.txt"} <= set(sources(r))
+
+
+def test_at_most_max_per_source_passages_of_one_document(seed_store):
+    capped = Retriever(seed_store, seed_store.settings.with_(max_per_source=1)).run("Lavrov visit to Minsk")
+    assert len(set(sources(capped))) == len(sources(capped)) == seed_store.settings.top_k
+    # with one document only the cap gives way: the list is still full
+    one = Retriever(seed_store, seed_store.settings.with_(max_per_source=1)).run(
+        "Lavrov visit", Filters(sources=("002_e0b109478491a41f.txt",)))
+    assert len(one.passages) == min(seed_store.settings.top_k, len(seed_store.get(where={"source": "002_e0b109478491a41f.txt"})))

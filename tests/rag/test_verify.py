@@ -82,3 +82,81 @@ def test_body_sentences_cut_the_dateline_and_headline_glued_to_a_first_sentence(
     body = f"26 November 202018:51 {title} On November 25-26, Lavrov paid a working visit to Minsk. He met Makei."
     assert body_sentences(body, title) == ["On November 25-26, Lavrov paid a working visit to Minsk.", "He met Makei."]
     assert body_sentences(body)[0].startswith("26 November")  # without the title nothing is cut
+
+
+# --- claim-level grounding (issue 15's failure mechanisms, each reproduced here)
+FM = {
+    1: '[1] 16 March 2022 — "Statement" (a.txt) The Committee decided to raise the target range to 1/4 to 1/2 percent. '
+       'Voting for the action were Jerome H. Powell, Chair; John C. Williams, Vice Chair; and Lael Brainard.',
+    2: '[2] 15 March 2020 — "Statement" (b.txt) The Federal Reserve is committed to using its tools. '
+       'The Committee decided to lower the target range to 0 to 1/4 percent. Loretta J. Mester dissented.',
+    3: '[3] 26 November 2020 — "Press release" (c.txt) The delegations signed 3 documents in Minsk.',
+}
+
+
+def test_restated_question_names_may_sit_in_another_passage_than_the_answer():
+    # mechanism 1: the answer (the range) is in [2]; "Powell", restated from the question, only in [1]
+    q = "What did the Committee decide in March 2020, when Powell was Chair?"
+    v = verify_answer("When Powell was Chair, the Committee lowered the target range to 0 to 1/4 percent [2].", FM, 0.5, question=q)
+    assert v.sentences and v.sentences[0].citations[0] == 2 and not v.dropped
+    # without the question it is one claim pairing Powell with the 2020 cut, which no one passage states
+    v = verify_answer("When Powell was Chair, the Committee lowered the target range to 0 to 1/4 percent [2].", FM, 0.5)
+    assert not v.sentences and v.dropped
+
+
+def test_number_words_match_digits():
+    # mechanism 2
+    v = verify_answer("Three documents were signed in Minsk [3].", FM, 0.5)
+    assert [s.citations for s in v.sentences] == [[3]]
+    assert support("The delegations signed three documents", FM[3]) == 1.0
+    assert support("The delegations signed four documents", FM[3]) == 0.0
+
+
+def test_an_unsupported_detail_is_cut_not_the_answer():
+    # mechanism 4: a year the passage does not give
+    v = verify_answer("The delegations signed 3 documents in Minsk in 2021 [3].", FM, 0.5)
+    assert [s.text for s in v.sentences] == ["The delegations signed 3 documents in Minsk."]
+    assert v.sentences[0].cut and not v.dropped
+    # nothing left once the detail goes: dropped
+    v = verify_answer("It was in Vitebsk [3].", FM, 0.5)
+    assert not v.sentences and v.dropped
+
+
+def test_each_citation_points_to_a_passage_holding_part_of_the_claim():
+    s = "Powell voted for the increase to 1/4 to 1/2 percent, and Mester dissented in March 2020 [1]."
+    v = verify_answer(s, FM, 0.5)
+    assert sorted(v.sentences[0].citations) == [1, 2] and v.sentences[0].repaired
+
+
+def test_names_scattered_over_a_passage_do_not_make_up_a_pairing():
+    far = {1: "[1] x (a.txt) Lavrov met Makei in Minsk. " + "The weather was fine. " * 6 + "Putin was in Sochi."}
+    assert not verify_answer("Lavrov met Putin in Sochi [1].", far, 0.5, window=3).sentences
+    assert verify_answer("Lavrov met Putin in Sochi [1].", far, 0.5, window=20).sentences
+
+
+def test_capitalised_common_words_are_not_names_in_the_premise_check():
+    # mechanism 3: a nationality adjective or a title in the question is no premise to refute
+    docs = {"a": "American officials said Powell spoke.", "b": "The Chair, Jerome Powell, met Lagarde in Frankfurt."}
+    assert premise_conflict_of("What did American officials say about Powell's meeting with Lagarde?", docs) is None
+    assert premise_conflict_of("Why did Powell meet Lagarde in Basel?", {**docs, "c": "Mester spoke in Basel."}) == ("Powell", "Basel")
+    # a word the documents write in lower case is an ordinary word, whatever its frequency
+    assert premise_conflict_of("Which Committee did Brainard join?", {"a": "the committee met", "b": "Brainard spoke"}) is None
+
+
+def premise_conflict_of(question, docs):
+    from rag.verify import premise_conflict
+    return premise_conflict(question, docs)
+
+
+def test_a_false_premise_restated_from_the_question_is_not_passed_on():
+    # "Makei" and "Brest" are each in a shown passage, never in one document: restating the question
+    # ("Why did Lavrov meet Makei in Brest?") is no support for the pairing
+    docs = {1: EVIDENCE[1], 2: EVIDENCE[2]}
+    q = "Why did Lavrov meet Makei in Brest?"
+    v = verify_answer("Lavrov met Makei in Brest to discuss the city [1].", EVIDENCE, 0.5, question=q, contexts=docs)
+    assert not v.sentences
+    # restated words still need the claim's passage: "Who met Lavrov in Brest?" is not answered by
+    # a passage that names Makei without Brest
+    q = "Who did Lavrov meet in Brest on Nov. 22?"
+    assert not verify_answer("Lavrov met Vladimir Makei in Brest on Nov. 22 [2].", EVIDENCE, 0.5, question=q, contexts=docs).sentences
+    assert verify_answer("Lavrov met Maxim Ryzhenkov in Brest on Nov. 22 [2].", EVIDENCE, 0.5, question=q, contexts=docs).sentences[0].citations == [1]
