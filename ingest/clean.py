@@ -15,13 +15,13 @@ _DROP_LINE = [
     for p in (
         r"skip to (main )?content",
         r"support us",
-        r"advanced settings",
         r"(share|print|subscribe|menu|search|close|home)",
         r"photo( credit)?s?\s*:.*",
         r"(image|picture|credit)s?\s*:.*",
         r"read (also|more)\b.*",
         r"see also\s*:.*",
-        r".*\bbecome our patron\b.*",
+        # an appeal for money or sign-ups: news sites of every kind end articles with one
+        r".*\b(become (a|our) (patron|member|supporter|subscriber)|donate( now| today)?)\b.*[!.]?",
         r"[•·\-\s]*([a-z]{2}-[A-Z]{2}\d*\s*){2,}",  # language switcher: de-DE1 en-GB1 ...
         r"(recommended( to you)?|related( articles)?)",
     )
@@ -44,10 +44,18 @@ def clean_text(text: str) -> str:
         if stripped and _is_truncated_duplicate(stripped, lines[i + 1 :]):
             continue  # breadcrumb like "ArticlesSome title..." repeating the real title
         kept.append(line)
+    # A short line with no sentence punctuation that nothing follows is page chrome ("Advanced
+    # settings", a share bar): a heading always has text after it.
+    while kept and (not kept[-1].strip() or _is_chrome_tail(kept[-1].strip())):
+        kept.pop()
     cleaned = "\n".join(kept)
     cleaned = re.sub(r"[ \t]+\n", "\n", cleaned)
     cleaned = re.sub(r"\n{3,}", "\n\n", cleaned)
     return cleaned.strip() + "\n" if cleaned.strip() else ""
+
+
+def _is_chrome_tail(line: str) -> bool:
+    return len(line.split()) <= 3 and not re.search(r"[.!?:;”\"»)\d]$", line)
 
 
 def _is_truncated_duplicate(line: str, following: list[str]) -> bool:

@@ -45,3 +45,13 @@ def test_trailer_ends_the_article():
 def test_line_in_article_mentioning_support_is_kept():
     text = "Lavrov confirmed support for the reform.\n\nSupport Us\n"
     assert clean_text(text) == "Lavrov confirmed support for the reform.\n"
+
+
+def test_chrome_is_told_by_its_shape_not_by_one_site_s_words():
+    from ingest.clean import clean_text
+
+    text = "A Title\n\nThe Committee met on Tuesday.\n\nVladimir Makei\n\nHe spoke at length.\n\nShare this\nPrint view\n"
+    out = clean_text(text)
+    assert "Vladimir Makei" in out and "He spoke at length." in out  # a heading with text after it stays
+    assert "Print view" not in out and "Share this" not in out  # short unpunctuated lines nothing follows go
+    assert "Donate today to keep us independent!" not in clean_text("Body text here.\nDonate today to keep us independent!\n")
