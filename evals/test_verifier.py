@@ -34,9 +34,12 @@ def load_cases() -> list[dict]:
 
 
 def kept_as_written(case: dict, threshold: float) -> tuple[bool, bool]:
-    """(kept whole, kept after a cut) for one case, by the product's own verifier."""
+    """(kept whole, kept after a cut) for one case, by the product's own verifier, given what the
+    product gives it: the question and the shown passages."""
     evidence = {int(n): text for n, text in case["evidence"].items()}
-    checked = verify_answer(case["sentence"], evidence, threshold, question=case.get("question", ""))
+    s = Settings.from_env()
+    checked = verify_answer(case["sentence"], evidence, threshold, question=case.get("question", ""),
+                            max_cited=s.max_cited, window=s.support_window)
     whole = any(not s.cut for s in checked.sentences if s.citations)
     cut = any(s.cut for s in checked.sentences if s.citations)
     return whole, cut

@@ -202,11 +202,8 @@ class Answerer:
         false-premise question instead of correcting it, so the correction is made in code.
         """
         evidence = {i: evidence_text(i, p) for i, p in enumerate(passages, start=1)}
-        documents = self.retriever.documents()
-        contexts = {i: f"{evidence[i]} {documents.get(p.meta.get('source'), '')}" for i, p in enumerate(passages, start=1)}
         checked = verify_answer(raw, evidence, self.settings.support_threshold, question=standalone,
-                                max_cited=self.settings.max_cited, window=self.settings.support_window,
-                                contexts=contexts)
+                                max_cited=self.settings.max_cited, window=self.settings.support_window)
         if not checked.refused and any(s.citations for s in checked.sentences):
             text, citations = render(checked, passages)
             return Answer(question, text, False, citations, timings, standalone, raw, checked.dropped, passages)
