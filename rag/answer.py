@@ -105,6 +105,21 @@ def render(verification: Verification, passages: list[Passage]) -> tuple[str, li
     return " ".join(out), citations
 
 
+# Words that point back into a conversation: a question holding one needs the history to be understood.
+_ANAPHORA = re.compile(
+    r"\b(?:he|she|him|her|his|hers|they|them|their|theirs|it|its|this|that|these|those|there|then|same|"
+    r"former|latter|above|previous|earlier|aforementioned)\b|^\s*(?:and|but|also|so|what about|how about)\b",
+    re.IGNORECASE)
+
+
+def stands_alone(question: str) -> bool:
+    """True when ``question`` can be answered without the conversation: it names what it asks about
+    (a capitalised name or a number after its first word) and points back at nothing ("he", "that
+    visit", "what about ...?"). A rewrite costs a whole model call, so it is made only when needed."""
+    named = re.search(r"(?<!^)\b(?:[A-Z][\w’'-]+|\d+)", question.strip())
+    return bool(named) and not _ANAPHORA.search(question)
+
+
 def history_text(history: Sequence[Any], turns: int = 3) -> str:
     """Last ``turns`` exchanges as plain text; accepts [{'role','content'}] or [(user, assistant)]."""
     lines: list[str] = []
@@ -130,8 +145,9 @@ class Answerer:
         self.condense_chain = load_prompt("condense") | llm | StrOutputParser()
 
     def standalone(self, question: str, history: Sequence[Any]) -> str:
-        """Rewrite a follow-up into a standalone question (unchanged when there is no history)."""
-        if not history:
+        """Rewrite a follow-up into a standalone question; unchanged, without a model call, when there
+        is no history or the question already stands alone (see :func:`stands_alone`)."""
+        if not history or stands_alone(question):
             return question
         rewritten = self.condense_chain.invoke({"history": history_text(history), "question": question}).strip()
         rewritten = rewritten.splitlines()[0].strip().strip('"') if rewritten else ""

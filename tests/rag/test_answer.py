@@ -90,6 +90,19 @@ def test_off_topic_question_is_refused_without_calling_the_model(seed_store):
     assert ans.refused and llm.prompts == []
 
 
+def test_a_follow_up_that_stands_alone_costs_no_rewrite(seed_store):
+    from rag.answer import stands_alone
+
+    answerer, llm = make(seed_store, "Lavrov met Maxim Ryzhenkov in Brest [1].")
+    history = [{"role": "user", "content": "Who is Maxim Ryzhenkov?"},
+               {"role": "assistant", "content": "Belarus's foreign minister [1]."}]
+    ans = answerer.run("Where did Lavrov meet Maxim Ryzhenkov?", history=history)
+    assert len(llm.prompts) == 1 and ans.standalone_question == "Where did Lavrov meet Maxim Ryzhenkov?"
+    assert not stands_alone("Where did they meet?") and not stands_alone("What about the 2022 visit?")
+    assert not stands_alone("When was that visit to Minsk?") and not stands_alone("And Makei?")
+    assert stands_alone("Which charter did Lavrov discuss in Brest?")
+
+
 def test_follow_up_is_rewritten_before_retrieval(seed_store):
     answerer, llm = make(seed_store, "Where did Lavrov meet Maxim Ryzhenkov?", "Lavrov met Maxim Ryzhenkov in Brest [1].")
     history = [{"role": "user", "content": "Who is Maxim Ryzhenkov?"},
