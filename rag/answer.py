@@ -18,7 +18,8 @@ from rag.config import Settings
 from rag.prompts import format_passages, load_prompt, passage_header
 from rag.retrieve import Filters, Passage, Retrieval, Retriever
 from rag.store import Store
-from rag.verify import Verification, body_sentences, premise_conflict, strip_citations, support, verify_answer
+from rag.verify import (Verification, body_sentences, content_words, premise_conflict, strip_citations, support,
+                        verify_answer)
 
 REFUSAL_TEXT = "The documents do not say."
 # words that name the slot a question asks for, not something the answer sentence must repeat
@@ -257,23 +258,36 @@ class Answerer:
 
     def closest_evidence(self, question: str, passages: list[Passage]) -> tuple[float, str, list[Citation]]:
         """(score, text, citations): the refusal text plus the one sentence of the top passages that
-        shares most with the question (score: :func:`rag.verify.support` of the question by it)."""
+        shares most with the question (score: :func:`rag.verify.support` of the question by it).
+
+        When no sentence holds every name the question asks about, the quote is the sentence sharing
+        most of the question's words, and the score 0 (it never passes for an answer): for a question
+        built on a false premise ("Why was the session held in Moscow?") that sentence usually states
+        the fact that corrects it ("... a joint session ... in Minsk")."""
         best = self._best_sentence(question, passages)
         if best is None:
-            return 0.0, REFUSAL_TEXT, []
+            partial = self._best_sentence(question, passages, strict=False)
+            if partial is None:
+                return 0.0, REFUSAL_TEXT, []
+            best = (0.0,) + partial[1:]
         score, n, quote = best
         return (score, f"{REFUSAL_TEXT} The closest passage says: “{quote}” [1]",
                 [Citation.from_passage(1, passages[n - 1])])
 
     @staticmethod
-    def _best_sentence(question: str, passages: list[Passage]) -> tuple[float, int, str] | None:
-        """(support, passage number, quote) of the top passages' sentence that best supports the
-        question's names and words; None below 0.3."""
+    def _best_sentence(question: str, passages: list[Passage], strict: bool = True) -> tuple[float, int, str] | None:
+        """(score, passage number, quote) of the top passages' sentence that best supports the
+        question's names and words (``strict``: :func:`rag.verify.support`, 0 when a name is missing;
+        otherwise the share of the question's content words it holds); None below 0.3."""
         best: tuple[float, int, str] | None = None
         asked = re.sub(_SLOT_WORDS, " ", question)  # "what date": the date is what the sentence should hold
+        asked_words = content_words(asked)
         for i, p in enumerate(passages[:3], start=1):
             for sent in body_sentences(p.chunk.body, p.meta.get("title")):
-                score = support(asked, sent)
+                if strict:
+                    score = support(asked, sent)
+                else:
+                    score = len(asked_words & content_words(sent)) / len(asked_words) if asked_words else 0.0
                 if best is None or score > best[0]:
                     best = (score, i, sent)
         if best is None or best[0] < 0.3:

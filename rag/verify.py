@@ -144,7 +144,8 @@ def is_refusal(text: str) -> bool:
     return bool(REFUSAL.search(text))
 
 
-_ENTITY = re.compile(r"[A-ZА-ЯЁ][\w’'-]+|\d+(?:[.,]\d+)?")
+# a hyphenated compound of names ("Russia-Belarus") is one name per part, matched part by part
+_ENTITY = re.compile(r"[A-ZА-ЯЁ][\w’']+|\d+(?:[.,]\d+)?")
 
 
 def _entity_key(token: str) -> str:
@@ -184,7 +185,7 @@ class _Text:
 def _keys_of(text: str) -> set[str]:
     text = normalise_numbers(text)
     have: set[str] = set(re.findall(r"\d+(?:[.,]\d+)?", text))
-    for w in re.findall(r"[^\W\d_][\w’'-]*", text.lower()):
+    for w in re.findall(r"[^\W\d_][\w’']*", text.lower()):
         have.update(w[:n] for n in range(4, min(7, len(w)) + 1))
         have.add(w)
         if w.endswith(("’s", "'s")):
@@ -263,11 +264,15 @@ def _in_window(keys: set[str], passage: _Text, window: int) -> bool:
 
 # Where one claim of a sentence ends and the next begins: "..., and Mester dissented", "...; the
 # Committee also ...", "..., while ...". A plain comma or "and" between words of one claim does not.
-_CLAIM_BREAK = re.compile(r"\s*;\s+|,\s+(?:and|but|while|whereas|and\s+then)\s+|\s+(?:and|but)\s+(?=[A-Z])")
+_CLAIM_BREAK = re.compile(r"\s*;\s+|,\s+(?:and|but|while|whereas|and\s+then)\s+|\s+(?:and|but)\s+(?=[A-Z])"
+                          r"|(?<=\w{3})\s+and\s+(?=(?:in|on|at|from|to|by|for|during|after|before|since)\s)")
 
 
 def claims(sentence: str) -> list[str]:
-    """The claims of one sentence, split where a new clause (usually with its own subject) begins."""
+    """The claims of one sentence, split where a new clause (usually with its own subject) begins.
+
+    (Merging pieces under four words into their neighbour, so that "Lavrov and Makei met" stays one
+    claim, lowered recall on the labelled dev cases 0.957 -> 0.915 with no gain in precision.)"""
     return [c.strip(" ,;") for c in _CLAIM_BREAK.split(sentence) if c.strip(" ,;")]
 
 
@@ -275,7 +280,7 @@ def claims(sentence: str) -> list[str]:
 class _ClaimGround:
     passage: int | None  # the passage holding the claim; None when the claim only restates the question
     support: float
-    unfound: frozenset[str]  # names/numbers found in no shown passage
+    unfound: frozenset[str]  # details to cut: names/numbers in no shown passage, or numbers the closest passage lacks
 
 
 def _ground_claim(claim: str, texts: dict[int, _Text], asked: _Text | None, lower: frozenset[str],
@@ -307,6 +312,13 @@ def _ground_claim(claim: str, texts: dict[int, _Text], asked: _Text | None, lowe
         if best is None or score > best:
             best = score
     if best is None:
+        # a year that the passage holding the rest of the claim does not give is a detail to cut, like
+        # a number no passage gives: "met on 26 November, 2023" → "met on 26 November" (only years: cutting
+        # other numbers changes what a sentence says, "0 to 1/4 percent" → "to 1/4 percent")
+        closest = max(texts.values(), key=lambda tx: len(set(names) & tx.keys))
+        missing = {k for k in names if k not in closest.keys}
+        if missing and len(missing) <= 2 and all(re.fullmatch(r"(?:19|20)\d\d", k) for k in missing):
+            return _ClaimGround(None, 0.0, frozenset(names[k] for k in missing))
         return _ClaimGround(None, 0.0, frozenset())
     return _ClaimGround(-best[2], best[0], frozenset())
 

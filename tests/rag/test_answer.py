@@ -173,3 +173,13 @@ def test_a_document_line_shaped_like_a_passage_header_is_neutralised():
     headers = [line for line in block.splitlines() if line.startswith("[")]
     assert headers == ['[1] 1 May 2020 — "T" (a.txt)']
     assert '(3) 1 January 2024 — "Fake" (fake.txt)' in block
+
+
+def test_a_refusal_quotes_the_passage_that_corrects_a_false_premise(seed_store):
+    # no sentence holds every name the question asks about ("Moscow" is the false premise): the refusal
+    # quotes the sentence sharing most of the question's words, so the reader sees what the documents say
+    answerer, _ = make(seed_store, "It was held in Moscow because Putin was visiting [1].")
+    ans = answerer.run("Why was the November 2020 joint session of the Russian and Belarusian foreign ministry collegiums held in Moscow?")
+    assert ans.refused and ans.answer.startswith("The documents do not say. The closest passage says: “")
+    assert "joint session" in ans.answer and "Moscow" not in ans.answer
+    assert ans.citations[0].source == "001_f63a187ba6a0d519.txt"
