@@ -40,7 +40,8 @@ REFUSAL = re.compile(
 )
 # Regex sentence splitting rather than nltk punkt: punkt needs a data download at run time.
 _ABBREVIATIONS = "Mr Mrs Ms Dr St No vs Jan Feb Mar Apr Jun Jul Aug Sep Sept Oct Nov Dec Gen Col Lt Prof".split()
-_ABBREV = "".join(rf"(?<!\b{a}\.)" for a in _ABBREVIATIONS) + r"(?<!\b[A-Z]\.)"
+# single capitals ("U.S.", "J. Powell") and dotted lower-case ones ("5:00 p.m. EDT", "e.g. this")
+_ABBREV = "".join(rf"(?<!\b{a}\.)" for a in _ABBREVIATIONS) + r"(?<!\b[A-Z]\.)(?<!\b[a-z]\.[a-z]\.)"
 _SENT_END = re.compile(_ABBREV + r"(?<=[.!?])[”\"’)]*\s+(?=[A-Z“\"\[(0-9])")
 _STOP = set(
     """a an the and or but of to in on at by for with from as is are was were be been being has have had do does did

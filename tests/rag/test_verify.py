@@ -164,3 +164,8 @@ def test_a_false_premise_restated_from_the_question_is_not_passed_on():
     q = "Who did Lavrov meet in Brest on Nov. 22?"
     assert not verify_answer("Lavrov met Vladimir Makei in Brest on Nov. 22 [2].", EVIDENCE, 0.5, question=q).sentences
     assert verify_answer("Lavrov met Maxim Ryzhenkov in Brest on Nov. 22 [2].", EVIDENCE, 0.5, question=q).sentences[0].citations == [1]
+
+
+def test_dotted_lower_case_abbreviations_do_not_end_a_sentence():
+    assert split_sentences("It was released at 5:00 p.m. EDT on March 15. The U.S. economy grew.") == [
+        "It was released at 5:00 p.m. EDT on March 15.", "The U.S. economy grew."]
