@@ -1,6 +1,7 @@
 """Load: turn a file on disk into raw text, or a clear, specific error.
 
-Supported: .txt, .md/.markdown, .html/.htm (visible text only, via trafilatura), .pdf (pypdf).
+Supported: .txt, .md/.markdown, .html/.htm (visible text only, via trafilatura), .pdf (pypdf),
+.docx (python-docx: paragraphs and tables in document order, each heading on a line of its own).
 Text encodings other than UTF-8 (cp1251, latin-1, ...) are detected with charset-normalizer.
 """
 from __future__ import annotations
@@ -11,7 +12,8 @@ from pathlib import Path
 TEXT_SUFFIXES = {".txt", ".md", ".markdown"}
 HTML_SUFFIXES = {".html", ".htm"}
 PDF_SUFFIXES = {".pdf"}
-SUPPORTED_SUFFIXES = TEXT_SUFFIXES | HTML_SUFFIXES | PDF_SUFFIXES
+DOCX_SUFFIXES = {".docx"}
+SUPPORTED_SUFFIXES = TEXT_SUFFIXES | HTML_SUFFIXES | PDF_SUFFIXES | DOCX_SUFFIXES
 
 
 class LoadError(ValueError):
@@ -27,7 +29,7 @@ class LoadError(ValueError):
 class LoadedFile:
     path: Path
     text: str
-    format: str  # text | html | pdf
+    format: str  # text | html | pdf | docx
     encoding: str | None = None
     html_title: str | None = None
     html_date: str | None = None
@@ -56,6 +58,8 @@ def load_file(path: Path, max_bytes: int) -> LoadedFile:
 
     if suffix in PDF_SUFFIXES:
         return LoadedFile(path, _pdf_text(path, data), "pdf")
+    if suffix in DOCX_SUFFIXES:
+        return LoadedFile(path, _docx_text(path, data), "docx")
     text, encoding = decode_text(path, data)
     if suffix in HTML_SUFFIXES:
         body, title, date = _html_text(path, text)
@@ -132,4 +136,32 @@ def _pdf_text(path: Path, data: bytes) -> str:
     text = "\n\n".join(p.strip() for p in pages if p.strip())
     if not text:
         raise LoadError(path, "PDF has no extractable text (scanned images need OCR)")
+    return text
+
+
+def _docx_text(path: Path, data: bytes) -> str:
+    """Paragraphs and table rows of a Word document in order; a heading is a paragraph of its own, so
+    that splitting keeps it as the context of what follows (as for the other formats)."""
+    import io
+    import zipfile
+
+    if data[:8] == b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1":  # an OLE container: encrypted .docx or a legacy .doc
+        raise LoadError(path, "encrypted or legacy (.doc) Word file: save it as an unencrypted .docx")
+    from docx import Document
+    from docx.opc.exceptions import PackageNotFoundError
+
+    try:
+        doc = Document(io.BytesIO(data))
+    except (PackageNotFoundError, zipfile.BadZipFile, KeyError, ValueError) as exc:
+        raise LoadError(path, f"not a readable Word document: {exc}") from None
+    blocks: list[str] = []
+    for item in doc.iter_inner_content():
+        if hasattr(item, "rows"):  # a table: one line per row, cells separated by " | "
+            rows = [" | ".join(c.text.strip() for c in row.cells if c.text.strip()) for row in item.rows]
+            blocks.append("\n".join(r for r in rows if r))
+        elif item.text.strip():
+            blocks.append(item.text.strip())
+    text = "\n\n".join(b for b in blocks if b)
+    if not text:
+        raise LoadError(path, "Word document has no text")
     return text

@@ -34,7 +34,7 @@ import gradio as gr  # noqa: E402
 
 log = logging.getLogger(__name__)
 
-UPLOAD_TYPES = [".txt", ".md", ".markdown", ".html", ".htm", ".pdf"]  # = ingest.load.SUPPORTED_SUFFIXES
+UPLOAD_TYPES = [".txt", ".md", ".markdown", ".html", ".htm", ".pdf", ".docx"]  # = ingest.load.SUPPORTED_SUFFIXES
 WORK = "model"  # concurrency group: every request that runs the model or writes the store
 LOOPBACK_NAMES = {"localhost", "localhost.localdomain", "ip6-localhost"}
 WAITING = "… *reading the passages*"
@@ -673,7 +673,7 @@ def build_app(settings: Settings, answerer_factory: Callable[[], Any] | None = N
                                     interactive=False, wrap=True, elem_id="documents-table", type="array",
                                     column_count=4, column_widths=["24%", "50%", "17%", "9%"])
                 refresh = gr.Button("Refresh", size="sm")
-                files = gr.File(label="Add documents (.txt, .md, .html, .pdf)", file_count="multiple",
+                files = gr.File(label="Add documents (.txt, .md, .html, .pdf, .docx)", file_count="multiple",
                                 file_types=UPLOAD_TYPES, elem_id="upload")
                 upload_status = gr.Markdown(elem_id="upload-status")
                 with gr.Row():

@@ -27,7 +27,9 @@ def test_legacy_encodings_are_detected(tmp_path, encoding, text):
     ("empty.txt", b"", "empty file"),
     ("blank.txt", b"   \n\n ", "empty file"),
     ("bin.txt", b"\x00\x01\x02binary\x00" * 50, "binary file"),
-    ("doc.docx", b"PK\x03\x04", "unsupported file type .docx"),
+    ("doc.odt", b"PK\x03\x04", "unsupported file type .odt"),
+    ("broken.docx", b"PK\x03\x04 not really a zip", "not a readable Word document"),
+    ("locked.docx", b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\x00" * 100, "encrypted or legacy"),
     ("noext", b"text", "unsupported file type (none)"),
 ])
 def test_bad_input_gets_a_specific_reason(tmp_path, name, content, reason):
@@ -108,3 +110,36 @@ def test_garbage_pdf(tmp_path):
 
 def test_decode_prefers_utf8_with_bom():
     assert decode_text("x", "\ufeffhello".encode("utf-8")) == ("hello", "utf-8")
+
+
+def test_word_document_keeps_headings_paragraphs_and_tables_in_order(tmp_path):
+    from docx import Document
+
+    doc = Document()
+    doc.add_heading("Press release on the visit", level=1)
+    doc.add_paragraph("On November 25-26, Lavrov paid a working visit to Minsk.")
+    doc.add_heading("Sergey Lavrov", level=2)
+    doc.add_paragraph("He met Makei.")
+    table = doc.add_table(rows=2, cols=2)
+    table.cell(0, 0).text, table.cell(0, 1).text = "Date", "Event"
+    table.cell(1, 0).text, table.cell(1, 1).text = "26 November", "Talks"
+    p = tmp_path / "visit.docx"
+    doc.save(p)
+    loaded = load_file(p, MB)
+    assert loaded.format == "docx"
+    assert loaded.text.split("\n\n") == ["Press release on the visit", "On November 25-26, Lavrov paid a working visit to Minsk.",
+                                          "Sergey Lavrov", "He met Makei.", "Date | Event\n26 November | Talks"]
+
+
+def test_word_document_ingests_with_its_heading_as_context(tmp_path):
+    from docx import Document
+
+    from ingest.split import split_text
+
+    doc = Document()
+    doc.add_heading("Sergey Lavrov", level=2)
+    doc.add_paragraph("On contacts with the opposition, he said this is an outright lie.")
+    p = tmp_path / "q.docx"
+    doc.save(p)
+    chunks = split_text(load_file(p, MB).text, 700, 100)
+    assert [c.heading for c in chunks] == ["Sergey Lavrov"]
