@@ -14,7 +14,8 @@ pytestmark = pytest.mark.model
 # at 1/8 a floor would be 0 and could not fail.
 # Raised when briefings chose their documents by BM25 (2026-11-23 run: fact recall 0.68, source coverage
 # 0.925): about three facts and one task's sources of margin.
-FLOORS = {"fact_recall": 0.60, "source_coverage": 0.80}
+# Raised 2026-12-01 with claim-level grounding (seeds/dev fact recall 0.817, source coverage 0.969).
+FLOORS = {"fact_recall": 0.70, "source_coverage": 0.85}
 
 
 @pytest.fixture(scope="module")

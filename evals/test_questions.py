@@ -23,10 +23,12 @@ pytestmark = pytest.mark.model
 # 0.639, refusal accuracy 0.815, citation validity 0.976, citation support 0.80, retrieval recall 0.972;
 # each floor sits about three questions below, so one flaky answer does not fail the run but a fall does.
 # Fact pass raised 0.58 -> 0.64 when top_k 4 reached 0.705 (2026-11-23; four questions of margin).
+# Raised 2026-12-01 with claim-level grounding (run of 07fb5a1-era code: fact pass 0.787, refusal accuracy
+# 0.87, citation validity 1.0): fact pass 0.64 -> 0.70, refusal accuracy 0.75 -> 0.78, validity 0.90 -> 0.93.
 FLOORS = {
-    "fact_pass_rate": 0.64,
-    "refusal_accuracy": 0.75,
-    "citation_validity": 0.90,
+    "fact_pass_rate": 0.70,
+    "refusal_accuracy": 0.78,
+    "citation_validity": 0.93,
     "citation_support": 0.70,
     "retrieval_recall": 0.92,
 }
@@ -34,7 +36,13 @@ FLOORS = {
 
 # Held-out groups (the seed corpus's test split, the second corpus): floors set from their first
 # measured run, about two questions below it; raised with the figures, never lowered.
-GROUP_FLOORS: dict[str, dict[str, float]] = {}
+# First measured 2026-12-01 (seeds/test fact pass 0.429, citation validity 1.0, recall 0.972; fomc/dev
+# 0.435, 0.833, 0.905; fomc/test 0.522, 0.846, 0.95).
+GROUP_FLOORS: dict[str, dict[str, float]] = {
+    "seeds/test": {"fact_pass_rate": 0.35, "citation_validity": 0.90, "retrieval_recall": 0.90},
+    "fomc/dev": {"fact_pass_rate": 0.34, "citation_validity": 0.70, "retrieval_recall": 0.85},
+    "fomc/test": {"fact_pass_rate": 0.43, "citation_validity": 0.70, "retrieval_recall": 0.88},
+}
 
 SUPPORT_COSINE = 0.6
 

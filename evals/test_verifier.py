@@ -23,8 +23,9 @@ from rag.config import Settings
 from rag.verify import verify_answer
 
 CASES_FILE = EVALS / "verifier_cases.jsonl"
-# Set from measured runs (see evals/report.md), raised with the figures, never lowered.
-FLOORS: dict[str, float] = {}
+# Set from the first measurement on 245 labelled cases (2026-12-01: precision 0.735, recall 0.885, all
+# cases), raised with the figures, never lowered. The aim is 0.9 for both.
+FLOORS: dict[str, float] = {"precision": 0.70, "recall": 0.85}
 
 
 def load_cases() -> list[dict]:

@@ -119,6 +119,9 @@ def test_an_unsupported_detail_is_cut_not_the_answer():
     v = verify_answer("The delegations signed 3 documents in Minsk in 2021 [3].", FM, 0.5)
     assert [s.text for s in v.sentences] == ["The delegations signed 3 documents in Minsk."]
     assert v.sentences[0].cut and not v.dropped
+    # the cut keeps the sentence's own wording: number words stay words
+    v = verify_answer("The delegations signed three documents in Minsk in 2021 [3].", FM, 0.5)
+    assert [s.text for s in v.sentences] == ["The delegations signed three documents in Minsk."]
     # a year that another passage gives, but not the one holding the claim, is cut too
     v = verify_answer("The delegations signed 3 documents in Minsk in 2021 [3].", {**FM, 4: "[4] (d.txt) It was 2021."}, 0.5)
     assert [s.text for s in v.sentences] == ["The delegations signed 3 documents in Minsk."] and v.sentences[0].cut
