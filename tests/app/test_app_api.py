@@ -221,14 +221,14 @@ def test_ingest_uploads_sanitises_names_and_reports_rejections(tmp_path):
     good.write_text("Meeting notes\n\nThe delegation met in Minsk on 3 March 2021 to discuss trade.\n", encoding="utf-8")
     empty = up / "empty.txt"
     empty.write_text("")
-    odd = up / "x.docx"
+    odd = up / "x.odt"
     odd.write_bytes(b"PK\x03\x04")
     seen = []
     result = ingest_uploads(store, settings, [str(good), str(empty), str(odd)], on_file=lambda i, n, name: seen.append(name))
     assert result.added == ["Заметки о встрече.txt"]
     reasons = dict(result.rejected)
     assert reasons["empty.txt"] == "empty file"
-    assert "unsupported file type .docx" in reasons["x.docx"]
+    assert "unsupported file type .odt" in reasons["x.odt"]
     assert [s.source for s in store.sources()] == ["Заметки о встрече.txt"]
     assert len(seen) == 3
 
