@@ -162,6 +162,16 @@ class Store:
             self.vectors.delete(ids=ids)
             self.version += 1
 
+    def update_metadata(self, ids: list[str], metadatas: list[dict[str, Any]]) -> None:
+        """Set the whole metadata of stored chunks ``ids``; their text and vectors stay."""
+        if not ids:
+            return
+        step = max(1, self.max_batch_size)
+        with self._write_lock:
+            for s in range(0, len(ids), step):
+                self.collection.update(ids=ids[s : s + step], metadatas=metadatas[s : s + step])
+            self.version += 1
+
 
 ENCODER_KEY = "embedding_encoder"  # collection metadata: which encoder embedded the store's vectors
 
