@@ -66,3 +66,39 @@ def _is_truncated_duplicate(line: str, following: list[str]) -> bool:
     # the stem may carry a glued breadcrumb prefix ("Articles"), so compare its tail
     tail = stem[-40:]
     return len(tail) >= 20 and tail in nxt and len(nxt) > len(tail)
+
+
+# A page marker: a paragraph of its own that no rule drops and no document contains (private-use
+# characters around it), so that page boundaries survive cleaning.
+_PAGE_MARK = "\ue000PAGE{}\ue000"
+_PAGE_MARK_RE = re.compile("\ue000PAGE(\\d+)\ue000(?:\n+|$)")
+
+
+def clean_pages(pages: list[str] | tuple[str, ...]) -> tuple[str, list[tuple[int, int]]]:
+    """Clean a paged document (``pages[n - 1]`` is page n): the text that :func:`clean_text` makes of
+    the non-empty pages joined by blank lines, and ``(offset, page)`` for the start of each page that
+    kept text, in order.
+
+    Each page is preceded by a marker paragraph before cleaning and the markers are taken out after.
+    Should a rule read a marker as context and clean the text differently (a truncated-title line
+    at the very end of a page), the page starts are dropped rather than the text changed: the text
+    (and so the content hash and chunk ids) is always that of the unpaged document.
+    """
+    plain = clean_text("\n\n".join(p for p in pages if p.strip()))
+    marked = clean_text("\n\n".join(f"{_PAGE_MARK.format(n)}\n\n{p}" for n, p in enumerate(pages, start=1)
+                                    if p.strip()))
+    parts: list[str] = []
+    starts: list[tuple[int, int]] = []
+    length = pos = 0
+    for m in _PAGE_MARK_RE.finditer(marked):
+        parts.append(marked[pos : m.start()])
+        length += m.start() - pos
+        pos = m.end()
+        if starts and starts[-1][0] == length:  # the page before kept no text
+            starts.pop()
+        starts.append((length, int(m.group(1))))
+    parts.append(marked[pos:])
+    text = "".join(parts)
+    if text != plain:
+        return plain, []
+    return plain, [(offset, page) for offset, page in starts if offset < len(plain)]

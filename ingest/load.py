@@ -1,6 +1,6 @@
 """Load: turn a file on disk into raw text, or a clear, specific error.
 
-Supported: .txt, .md/.markdown, .html/.htm (visible text only, via trafilatura), .pdf (pypdf),
+Supported: .txt, .md/.markdown, .html/.htm (visible text only, via trafilatura), .pdf (pypdf, page by page),
 .docx (python-docx: paragraphs and tables in document order, each heading on a line of its own).
 Text encodings other than UTF-8 (cp1251, latin-1, ...) are detected with charset-normalizer.
 """
@@ -33,6 +33,9 @@ class LoadedFile:
     encoding: str | None = None
     html_title: str | None = None
     html_date: str | None = None
+    # PDF only: the text of each page in order (page n is pages[n - 1]; "" for a page with no text);
+    # ``text`` is the non-empty pages joined by blank lines.
+    pages: tuple[str, ...] | None = None
 
 
 def load_file(path: Path, max_bytes: int) -> LoadedFile:
@@ -57,7 +60,8 @@ def load_file(path: Path, max_bytes: int) -> LoadedFile:
         raise LoadError(path, f"cannot read: {exc.strerror or exc}") from None
 
     if suffix in PDF_SUFFIXES:
-        return LoadedFile(path, _pdf_text(path, data), "pdf")
+        pages = _pdf_pages(path, data)
+        return LoadedFile(path, "\n\n".join(p for p in pages if p), "pdf", pages=pages)
     if suffix in DOCX_SUFFIXES:
         return LoadedFile(path, _docx_text(path, data), "docx")
     text, encoding = decode_text(path, data)
@@ -122,7 +126,8 @@ def _html_text(path: Path | str, html: str) -> tuple[str, str | None, str | None
     return body, title, date
 
 
-def _pdf_text(path: Path, data: bytes) -> str:
+def _pdf_pages(path: Path, data: bytes) -> tuple[str, ...]:
+    """The stripped text of every page (kept apart, so that chunks can cite their page)."""
     import io
 
     from pypdf import PdfReader
@@ -130,13 +135,12 @@ def _pdf_text(path: Path, data: bytes) -> str:
 
     try:
         reader = PdfReader(io.BytesIO(data))
-        pages = [page.extract_text() or "" for page in reader.pages]
+        pages = tuple((page.extract_text() or "").strip() for page in reader.pages)
     except (PdfReadError, ValueError, KeyError) as exc:
         raise LoadError(path, f"unreadable PDF: {exc}") from None
-    text = "\n\n".join(p.strip() for p in pages if p.strip())
-    if not text:
+    if not any(pages):
         raise LoadError(path, "PDF has no extractable text (scanned images need OCR)")
-    return text
+    return pages
 
 
 def _docx_text(path: Path, data: bytes) -> str:

@@ -7,6 +7,7 @@ citations. Sentence-aware splitting itself is LangChain's RecursiveCharacterText
 """
 from __future__ import annotations
 
+import bisect
 import re
 from dataclasses import dataclass
 
@@ -95,3 +96,14 @@ def split_text(text: str, chunk_size: int, chunk_overlap: int, title: str | None
             start = s_start + local
             chunks.append(Chunk(body=body, start=start, end=start + len(body), heading=heading))
     return chunks
+
+
+def page_span(page_starts: list[tuple[int, int]] | tuple[tuple[int, int], ...], start: int, end: int) -> tuple[int, int] | None:
+    """(first page, last page) of the span ``[start, end)`` of a paged text, given ``(offset, page)``
+    for the start of each page in order (from :func:`ingest.clean.clean_pages`); None when unpaged."""
+    if not page_starts:
+        return None
+    offsets = [offset for offset, _ in page_starts]
+    first = max(bisect.bisect_right(offsets, start) - 1, 0)
+    last = max(bisect.bisect_left(offsets, max(end, start + 1)) - 1, first)
+    return page_starts[first][1], page_starts[last][1]

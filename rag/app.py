@@ -15,7 +15,6 @@ API (``gradio_client.Client(url).predict(..., api_name="/ask")``):
 from __future__ import annotations
 
 import html
-import ipaddress
 import json
 import logging
 import re
@@ -24,10 +23,11 @@ import sys
 import tempfile
 import threading
 import unicodedata
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
+from rag.access import is_loopback, parse_auth
 from rag.config import Settings  # sets the offline environment (GRADIO_ANALYTICS_ENABLED=False) first
 
 import gradio as gr  # noqa: E402
@@ -36,7 +36,6 @@ log = logging.getLogger(__name__)
 
 UPLOAD_TYPES = [".txt", ".md", ".markdown", ".html", ".htm", ".pdf", ".docx"]  # = ingest.load.SUPPORTED_SUFFIXES
 WORK = "model"  # concurrency group: every request that runs the model or writes the store
-LOOPBACK_NAMES = {"localhost", "localhost.localdomain", "ip6-localhost"}
 WAITING = "… *reading the passages*"
 CONTEXT_CHARS = 280  # text shown around a cited passage in a source card
 _CITE_RE = re.compile(r"\\\[(\d+)\\\]")
@@ -102,31 +101,6 @@ def sanitize_filename(name: str, fallback: str = "upload") -> str:
         stem = stem[:-1]
     stem = stem.rstrip(" .") or fallback
     return stem + dot + suffix
-
-
-def parse_auth(auth: str | tuple[str, str] | None) -> tuple[str, str] | None:
-    """``"USER:PASSWORD"`` → ``(user, password)``; raises ValueError when malformed."""
-    if auth is None or auth == "":
-        return None
-    if isinstance(auth, (tuple, list)):
-        user, password = auth
-    else:
-        user, sep, password = str(auth).partition(":")
-        if not sep:
-            raise ValueError("--auth must be USER:PASSWORD")
-    if not user or not password:
-        raise ValueError("--auth must be USER:PASSWORD with a non-empty user and password")
-    return str(user), str(password)
-
-
-def is_loopback(host: str) -> bool:
-    host = (host or "").strip().strip("[]").lower()
-    if host in LOOPBACK_NAMES:
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 def _md_escape(text: str) -> str:
@@ -256,10 +230,12 @@ def source_cards(store, citations, anchor: str) -> str:
         before, passage, after = passage_in_context(store, c, cache)
         heading = getattr(c, "heading", None)
         date_label = getattr(c, "date_label", None) or c.date or "no date"
+        pages = getattr(c, "page_label", None)
         parts.append(
             f'<div class="src-card" id="{e(anchor)}-{int(c.n)}" data-source="{e(c.source)}">'
             f'<div class="src-head"><span class="src-n">[{int(c.n)}]</span>{e(c.title or c.source)}</div>'
-            f'<div class="src-meta">{e(date_label)} · <code>{e(c.source)}</code></div>'
+            f'<div class="src-meta">{e(date_label)} · <code>{e(c.source)}</code>'
+            + (f' · <span class="src-page">{e(pages)}</span>' if pages else "") + "</div>"
             + (f'<div class="src-section">Section: {e(heading)}</div>' if heading else "")
             + f'<p class="src-text">{e(before)}<mark>{e(passage)}</mark>{e(after)}</p></div>'
         )
@@ -438,7 +414,8 @@ def build_app(settings: Settings, answerer_factory: Callable[[], Any] | None = N
     downloads = tempfile.TemporaryDirectory(prefix="rag-briefings-")  # removed with the app (Gradio serves copies)
 
     def fresh_conversation() -> dict[str, list]:
-        return {"history": [], "display": [], "cards": []}
+        # turns: (question, answer) for the Markdown export (answers without their passages)
+        return {"history": [], "display": [], "cards": [], "turns": []}
 
     # --- chat
     def accept(message: str, conv: dict):
@@ -498,6 +475,7 @@ def build_app(settings: Settings, answerer_factory: Callable[[], Any] | None = N
             "history": conv["history"] + [{"role": "user", "content": question},
                                           {"role": "assistant", "content": final.answer}],
             "display": display,
+            "turns": list(conv.get("turns", [])) + [(question, replace(final, passages=[], raw=""))],
             "cards": [cards] + [c.replace('<details class="src-turn" open>', '<details class="src-turn">', 1)
                                 for c in conv["cards"]],
         }
@@ -505,6 +483,18 @@ def build_app(settings: Settings, answerer_factory: Callable[[], Any] | None = N
 
     def new_conversation():
         return [], fresh_conversation(), _sources_panel([]), "", ""
+
+    def export_conversation(conv: dict):
+        """The conversation so far as a Markdown file behind the download button (hidden when empty)."""
+        from rag.export import conversation_as_markdown
+
+        turns = (conv or {}).get("turns") or []
+        if not turns:
+            return gr.update(value=None, visible=False)
+        out_dir = Path(tempfile.mkdtemp(dir=downloads.name))
+        path = out_dir / f"conversation-{_slug(turns[0][0])}.md"
+        path.write_text(conversation_as_markdown(turns), encoding="utf-8")
+        return gr.update(value=str(path), visible=True)
 
     # --- briefing
     def briefing(topic: str, timeline: bool, whole: bool, progress=gr.Progress()):
@@ -643,6 +633,8 @@ def build_app(settings: Settings, answerer_factory: Callable[[], Any] | None = N
                             send = gr.Button("Send", variant="primary", scale=1, elem_id="send")
                         with gr.Row():
                             new_conv = gr.Button("New conversation", size="sm", elem_id="new-conversation")
+                            conv_file = gr.DownloadButton("Download conversation (.md)", size="sm", visible=False,
+                                                          elem_id="conversation-download")
                         chat_status = gr.Markdown(elem_id="chat-status")
                         with gr.Accordion("Filters", open=False):
                             source_filter = gr.Dropdown(label="Only these documents", multiselect=True,
@@ -685,9 +677,13 @@ def build_app(settings: Settings, answerer_factory: Callable[[], Any] | None = N
         gr.on([question.submit, send.click], accept, inputs=[question, conv], outputs=[chatbot, pending, question],
               queue=False, api_visibility="private", show_progress="hidden").then(
             chat, inputs=[pending, conv, source_filter, date_from, date_to, top_k], outputs=chat_outputs,
-            concurrency_id=WORK, concurrency_limit=1, api_visibility="private", show_progress_on=[chatbot])
-        new_conv.click(new_conversation, outputs=chat_outputs, queue=False, api_visibility="private")
-        chatbot.clear(new_conversation, outputs=chat_outputs, queue=False, api_visibility="private")
+            concurrency_id=WORK, concurrency_limit=1, api_visibility="private", show_progress_on=[chatbot]).then(
+            export_conversation, inputs=[conv], outputs=[conv_file], concurrency_limit=None, api_visibility="private",
+            show_progress="hidden")
+        new_conv.click(new_conversation, outputs=chat_outputs, queue=False, api_visibility="private").then(
+            export_conversation, inputs=[conv], outputs=[conv_file], queue=False, api_visibility="private")
+        chatbot.clear(new_conversation, outputs=chat_outputs, queue=False, api_visibility="private").then(
+            export_conversation, inputs=[conv], outputs=[conv_file], queue=False, api_visibility="private")
         brief_btn.click(briefing, inputs=[topic, timeline, whole], outputs=[brief_md, brief_file, brief_cards, brief_status],
                         concurrency_id=WORK, concurrency_limit=1, api_visibility="private")
         doc_outputs = [docs, remove_choice, source_filter, docs_note]

@@ -41,6 +41,32 @@ def seed_store(seed_settings):
     return Store(seed_settings, create=False)
 
 
+@pytest.fixture(scope="session")
+def pdf_store_dir(tmp_path_factory) -> Path:
+    """A store holding a real three-page PDF (tests/pdfs.py: a fact told on page 3 only) and one seed
+    text file, ingested once per session (tests must not write to it)."""
+    from pdfs import write_report
+
+    from ingest.pipeline import Ingestor
+    from rag.store import Store
+
+    docs = tmp_path_factory.mktemp("pdfdocs")
+    write_report(docs / "water_report.pdf")
+    shutil.copy(SEEDS / "000_e3a7af6ccd77722d.txt", docs / "000_e3a7af6ccd77722d.txt")
+    path = tmp_path_factory.mktemp("pdfstore")
+    settings = Settings.from_env(store_dir=path, chroma_url="")
+    report = Ingestor(Store(settings), settings).run([docs], progress=False)
+    assert report.ok and report.added > 0
+    return path
+
+
+@pytest.fixture(scope="session")
+def pdf_store(pdf_store_dir):
+    from rag.store import Store
+
+    return Store(Settings.from_env(store_dir=pdf_store_dir, chroma_url=""), create=False)
+
+
 @pytest.fixture
 def empty_store(tmp_path):
     from rag.store import Store

@@ -209,6 +209,24 @@ def test_source_card_highlights_the_passage_in_context_and_escapes(seed_store):
     assert after.split("</p>", 1)[0].strip(), "no text after the passage"
 
 
+def test_source_card_shows_the_page_of_a_pdf_passage(pdf_store):
+    from rag.answer import Citation
+
+    chunk = next(c for c in pdf_store.get(where={"source": "water_report.pdf"}) if "Varenik" in c.body)
+    m = chunk.metadata
+    cite = Citation(n=1, source=m["source"], title=m["title"], date=None, chunk_id=chunk.id, text=chunk.body,
+                    start=m["start"], end=m["end"], page=m["page"], page_end=m.get("page_end"))
+    card = source_cards(pdf_store, [cite], "src-1")
+    assert '<div class="src-meta">no date · <code>water_report.pdf</code> · <span class="src-page">p. 3</span></div>' in card
+    assert html.unescape(card.split("<mark>", 1)[1].split("</mark>", 1)[0]) == chunk.body
+    spanning = Citation(n=2, source="b.pdf", title="B", date=None, chunk_id="z", text="t", page=3, page_end=4)
+    assert "pp. 3–4" in source_cards(pdf_store, [spanning], "src-1")
+    text_chunk = pdf_store.get(where={"source": "000_e3a7af6ccd77722d.txt"})[0]
+    plain = Citation(n=1, source="000_e3a7af6ccd77722d.txt", title="T", date=None, chunk_id=text_chunk.id,
+                     text=text_chunk.body)
+    assert "src-page" not in source_cards(pdf_store, [plain], "src-1")
+
+
 def test_ingest_uploads_sanitises_names_and_reports_rejections(tmp_path):
     from rag.config import Settings
     from rag.store import Store

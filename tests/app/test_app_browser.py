@@ -183,6 +183,45 @@ def test_bad_date_filter_is_a_message_not_a_traceback(page, artifacts):
     page.locator("#new-conversation").click()
 
 
+def _download_text(page, button) -> str:
+    with page.expect_download() as info:
+        button.click()
+    return Path(info.value.path()).read_text(encoding="utf-8")
+
+
+def test_conversation_downloads_as_markdown_with_every_turn(page, artifacts, seed_qa):
+    question, answer = seed_qa
+    button = page.locator("#conversation-download")
+    assert not button.is_visible(), "nothing to download before the first answer"
+    page.locator("#question textarea").fill(question)
+    page.locator("#send").click()
+    page.locator("#sources #src-1-1").wait_for()
+    button.wait_for(state="visible")
+    assert "Download conversation (.md)" in button.inner_text()
+    text = _download_text(page, button)
+    assert text.startswith(f"# Conversation\n\n## {question}\n\n{answer}\n\n### Sources\n\n")
+    entry = "- **[1]** Lavrov Visit to Belarus Underlines Common Unity in Belarus-Russia Union State — 22 November (year unknown) — `000_e3a7af6ccd77722d.txt`"
+    assert text.count(entry) == 1
+    assert re.search(r"^  > .*Ryzhenkov", text, re.M), text  # the cited passage, quoted
+
+    second = "Which official did Lavrov meet in Brest?"
+    page.locator("#question textarea").fill(second)
+    page.locator("#send").click()
+    page.locator("#sources #src-2-1").wait_for()
+    deadline = time.monotonic() + 10  # the file is rewritten by the step that follows the answer
+    while f"## {second}" not in text and time.monotonic() < deadline:
+        page.wait_for_timeout(200)
+        text = _download_text(page, button)
+    first_turn, second_turn = text.split(f"## {second}\n", 1)
+    assert f"## {question}\n" in first_turn and entry in first_turn
+    assert second_turn.startswith(f"\n{answer}\n\n### Sources\n") and entry in second_turn
+    assert text.count("### Sources") == 2
+    shot(page, artifacts, "conversation_download")
+    page.locator("#new-conversation").click()
+    page.wait_for_function("() => !document.querySelector('#sources .src-card')")
+    button.wait_for(state="hidden")
+
+
 def test_briefing_renders_markdown_with_sources_and_a_download(page, artifacts):
     page.get_by_role("tab", name="Briefing").click()
     page.locator("#timeline input").check()

@@ -55,3 +55,40 @@ def test_chrome_is_told_by_its_shape_not_by_one_site_s_words():
     assert "Vladimir Makei" in out and "He spoke at length." in out  # a heading with text after it stays
     assert "Print view" not in out and "Share this" not in out  # short unpunctuated lines nothing follows go
     assert "Donate today to keep us independent!" not in clean_text("Body text here.\nDonate today to keep us independent!\n")
+
+
+def test_clean_pages_marks_where_each_kept_page_starts():
+    from ingest.clean import clean_pages
+
+    pages = ["Annual report\n\nThe board met four times.\nShare",  # "Share" is chrome
+             "",  # a blank page
+             "Photo: archive",  # nothing left after cleaning
+             "Staffing took most of the year.\nRead also: other news",
+             "The reservoir was inspected on 14 March."]
+    text, starts = clean_pages(pages)
+    assert text == clean_text("\n\n".join(p for p in pages if p))  # the same text as without pages
+    assert [page for _, page in starts] == [1, 4, 5]
+    assert [text[offset:].split("\n")[0] for offset, _ in starts] == [
+        "Annual report", "Staffing took most of the year.", "The reservoir was inspected on 14 March."]
+
+
+def test_clean_pages_stops_at_a_trailer_like_clean_text():
+    from ingest.clean import clean_pages
+
+    pages = ["The board met four times.", "Latest news\nSomething else", "More links"]
+    text, starts = clean_pages(pages)
+    assert text == "The board met four times.\n"
+    assert starts == [(0, 1)]
+
+
+def test_clean_pages_never_changes_the_text_to_keep_pages():
+    from ingest.clean import clean_pages
+
+    # a truncated duplicate of the next line is dropped by clean_text; across a page boundary the page
+    # marker stands between them, so the pages are given up rather than the text changed
+    pages = ["Intro text here.\nArticlesThe long title of this special article on water...",
+             "The long title of this special article on water, in full\n\nBody text."]
+    text, starts = clean_pages(pages)
+    assert text == clean_text("\n\n".join(pages))
+    assert "ArticlesThe" not in text
+    assert starts == []

@@ -143,3 +143,20 @@ def test_word_document_ingests_with_its_heading_as_context(tmp_path):
     doc.save(p)
     chunks = split_text(load_file(p, MB).text, 700, 100)
     assert [c.heading for c in chunks] == ["Sergey Lavrov"]
+
+
+def test_pdf_pages_are_kept_apart(tmp_path):
+    from pdfs import write_pdf
+
+    p = write_pdf(tmp_path / "paged.pdf", ["First page: the budget.", [], "Third page: Olga Varenik inspected the dam."])
+    loaded = load_file(p, MB)
+    assert loaded.format == "pdf"
+    assert loaded.pages == ("First page: the budget.", "", "Third page: Olga Varenik inspected the dam.")
+    assert loaded.text == "First page: the budget.\n\nThird page: Olga Varenik inspected the dam."
+
+
+def test_pdf_with_only_blank_pages_is_an_error(tmp_path):
+    from pdfs import write_pdf
+
+    with pytest.raises(LoadError, match="no extractable text"):
+        load_file(write_pdf(tmp_path / "blank.pdf", [[], []]), MB)

@@ -144,3 +144,51 @@ def test_a_document_chroma_refuses_fails_alone_when_written_with_others(empty_st
     stored = {s.source for s in empty_store.sources()}
     assert stored == {p.name for p in docs.iterdir()} - {bad}
     assert empty_store.count() == report.added == sum(d.added for d in report.documents)
+
+
+def test_pdf_chunks_carry_their_page_and_text_chunks_none(pdf_store):
+    pdf = sorted(pdf_store.get(where={"source": "water_report.pdf"}), key=lambda c: c.metadata["chunk_index"])
+    assert [c.metadata["page"] for c in pdf] == [1, 2, 3]
+    assert all(isinstance(c.metadata["page"], int) and "page_end" not in c.metadata for c in pdf)
+    assert "Olga Varenik" in pdf[2].body and not any("Varenik" in c.body for c in pdf[:2])
+    text = pdf_store.get(where={"source": "000_e3a7af6ccd77722d.txt"})
+    assert text and not any("page" in c.metadata or "page_end" in c.metadata for c in text)
+
+
+def test_a_chunk_running_over_pages_records_its_last_page(empty_store, tmp_path):
+    from pdfs import write_pdf
+
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    write_pdf(docs / "short.pdf", ["Short notes\nThe board met in May.", "The budget was approved.",
+                                   "The reservoir was inspected in March."])
+    report = Ingestor(empty_store).run([docs], progress=False)
+    assert report.ok
+    (chunk,) = empty_store.get(where={"source": "short.pdf"})
+    assert (chunk.metadata["page"], chunk.metadata["page_end"]) == (1, 3)
+
+
+def test_reingest_of_pdfs_stored_without_pages(empty_store, tmp_path, monkeypatch):
+    """A store built before page numbers: the same chunk ids, so re-ingest adds nothing; the stored
+    chunks simply have no page, and answers cite them without one."""
+    from fakes import QueuedChatModel
+    from pdfs import REPORT_FACT_ANSWER, REPORT_QUESTION, write_report
+
+    from ingest.clean import clean_text
+    from rag.answer import Answerer
+
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    write_report(docs / "water_report.pdf")
+    with monkeypatch.context() as m:  # the ingest of old: the pages joined, no page starts
+        m.setattr("ingest.pipeline.clean_pages", lambda pages: (clean_text("\n\n".join(p for p in pages if p)), []))
+        first = Ingestor(empty_store).run([docs], progress=False)
+    assert first.ok and first.added == 3
+    assert not any("page" in c.metadata for c in empty_store.get())
+    again = Ingestor(empty_store).run([docs], progress=False)
+    assert again.ok and (again.added, again.unchanged, again.removed) == (0, 3, 0)
+    assert empty_store.count() == 3
+    ans = Answerer(empty_store, QueuedChatModel(answers=[REPORT_FACT_ANSWER])).run(REPORT_QUESTION)
+    assert not ans.refused and ans.citations
+    assert ans.citations[0].page is None and ans.citations[0].page_label is None
+    assert ans.to_json()["citations"][0]["page"] is None

@@ -39,3 +39,15 @@ def test_overlap_between_consecutive_chunks():
     chunks = split_text(text, 300, 80)
     assert len(chunks) > 3
     assert any(a.end > b.start for a, b in zip(chunks, chunks[1:]))
+
+
+def test_page_span_maps_a_chunk_to_its_first_and_last_page():
+    from ingest.split import page_span
+
+    starts = [(0, 1), (30, 2), (100, 5)]  # pages 3-4 kept no text
+    assert page_span(starts, 0, 30) == (1, 1)  # the end is exclusive
+    assert page_span(starts, 0, 31) == (1, 2)
+    assert page_span(starts, 30, 60) == (2, 2)
+    assert page_span(starts, 50, 140) == (2, 5)
+    assert page_span(starts, 120, 130) == (5, 5)
+    assert page_span([], 0, 10) is None
