@@ -309,6 +309,41 @@ def _generation(entry: dict[str, Any], out: Path) -> list[str]:
     return md
 
 
+def _latency(entry: dict[str, Any], out: Path) -> list[str]:
+    r = entry["result"]
+    names = list(r["configs"])
+    qs = r["questions"]
+
+    def med(name: str, key: str, sub: str | None = None) -> Any:
+        vals = []
+        for q in qs:
+            v = q[name].get(sub, {}).get(key) if sub else q[name].get(key)
+            if v is not None:
+                vals.append(v)
+        vals.sort()
+        return vals[len(vals) // 2] if vals else None
+
+    md = [f"{len(qs)} questions from {r.get('question_source', 'the seed evals')}, warm, the bundled model on "
+          f"{r['n_threads']} threads. Each question runs once per configuration, the order alternating, the KV cache "
+          "kept between calls as in a running chat (a prefix shared with the previous call, such as the fixed "
+          "instructions, is read once: prompt tokens read < prompt tokens). First token: question received → first "
+          "generated token; verified: → the checked, cited answer. Raw reference: llama.cpp reading the same prompt "
+          "from an empty cache. Configurations: "
+          + "; ".join(f"**{n}** `{c or 'defaults'}`" for n, c in r["configs"].items()) + f". {_contention(r)}.", ""]
+    rows = []
+    for n in names:
+        rows.append([n, _fmt(med(n, "first_token_ms"), 0), _fmt(med(n, "total_ms"), 0), _fmt(med(n, "prompt_tokens"), 0),
+                     _fmt(med(n, "prompt_eval_tokens"), 0), _fmt(med(n, "prompt_tps"), 1), _fmt(med(n, "prompt_tps", "raw"), 1),
+                     _fmt(med(n, "decode_tokens"), 0), sum(1 for q in qs if q[n].get("refused"))])
+    md += _table(["configuration", "first token ms (median)", "verified ms (median)", "prompt tokens", "prompt tokens read",
+                  "prompt tok/s pipeline", "prompt tok/s raw (same prompt)", "decode tokens", "refused"], rows)
+    md += ["", "Per question:", ""]
+    rows = [[q["question"]] + [f"{_fmt(q[n].get('first_token_ms'), 0)} / {_fmt(q[n].get('total_ms'), 0)} "
+                               f"({q[n].get('prompt_tokens', '–')} tok)" for n in names] for q in qs]
+    md += _table(["question"] + [f"{n}: first token / verified ms (prompt tokens)" for n in names], rows)
+    return md + [""]
+
+
 def _memory(entry: dict[str, Any], out: Path) -> list[str]:
     r = entry["result"]
     chat = r["chat"]
@@ -361,9 +396,10 @@ def _briefing(entry: dict[str, Any], out: Path) -> list[str]:
 
 
 TITLES = {"ingest": "1. Ingest throughput", "retrieval": "2. Retrieval latency at scale",
-          "generation": "3. Generation: pipeline vs raw llama-cpp-python", "memory": "4. Memory",
+          "generation": "3. Generation: pipeline vs raw llama-cpp-python", "latency": "3b. Answer latency",
+          "memory": "4. Memory",
           "briefing": "5. Briefing (`rag brief --all`)"}
-RENDER = {"ingest": _ingest, "retrieval": _retrieval, "generation": _generation, "memory": _memory,
+RENDER = {"ingest": _ingest, "retrieval": _retrieval, "generation": _generation, "latency": _latency, "memory": _memory,
           "briefing": _briefing}
 
 
@@ -397,6 +433,15 @@ def headline(results: dict[str, Any]) -> str:
     except (KeyError, TypeError):
         pass
     try:
+        r = s["latency"]["result"]
+        for n in r["configs"]:
+            vals = sorted(q[n]["first_token_ms"] for q in r["questions"] if q[n].get("first_token_ms") is not None)
+            tot = sorted(q[n]["total_ms"] for q in r["questions"] if q[n].get("total_ms") is not None)
+            lines.append(f"- answer latency, {n}: median first token {vals[len(vals) // 2] / 1000:.2f} s, "
+                         f"verified {tot[len(tot) // 2] / 1000:.2f} s")
+    except (KeyError, TypeError, IndexError):
+        pass
+    try:
         m = s["memory"]["result"]
         lines.append(f"- memory: chat process peak RSS {m['chat']['peak_rss_mib']} MiB; largest ingest peak "
                      f"{m['ingest_largest']['peak_rss_build_mib']} MiB")
@@ -427,7 +472,7 @@ def render(results: dict[str, Any], out: Path) -> None:
         md += _table(["machine", ""], [[k, _fmt(v)] for k, v in m.items()])
         md.append("")
     md += ["```", headline(results), "```", ""]
-    for name in ("ingest", "retrieval", "generation", "memory", "briefing"):
+    for name in ("ingest", "retrieval", "generation", "latency", "memory", "briefing"):
         entry = sections.get(name)
         if not entry:
             continue

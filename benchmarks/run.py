@@ -8,6 +8,9 @@ model caches are its own):
   ingest      chunks/s through Ingestor vs the raw encoder; faster encoder paths (ONNX, int8)
   retrieval   p50/p95 latency of dense, BM25 and fused retrieval at several corpus sizes
   generation  pipeline (Answerer) vs raw llama-cpp-python on identical messages; TTFT; citation check
+  latency     answer latency over the seed eval questions: time to first token and to the verified
+              answer, prompt tokens and prompt rate, previous vs current prompt configuration, and
+              raw llama.cpp reading the same prompts as the physical reference
   memory      peak RSS of a `rag chat`-like process and of ingesting the largest scale
   briefing    wall time of a briefing over every seed document (`rag brief --all`)
 
@@ -29,7 +32,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from benchmarks.common import BENCH_DIR, log, machine_info, now_iso, offline, run_worker  # noqa: E402
 
-SECTIONS = ["ingest", "retrieval", "generation", "memory", "briefing"]
+SECTIONS = ["ingest", "retrieval", "generation", "latency", "memory", "briefing"]
+# answer latency: the default prompt (whole passages) against two selected sentences per passage, same run
+LATENCY_CONFIGS = {"whole passages (default)": {}, "2 sentences per passage": {"sentences_per_passage": 2}}
 QUESTIONS = [  # answerable from the seeds (cf. evals/questions.yaml); the last asks for a longer answer
     "Where did Lavrov meet Maxim Ryzhenkov?",
     "What joint session did Lavrov attend during his November 25-26 visit to Minsk?",
@@ -50,6 +55,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--encoder-texts", type=int, default=128, help="chunk texts for the encoder comparison")
     p.add_argument("--reps", type=int, default=2, help="repetitions of each throughput measurement (best is kept)")
     p.add_argument("--questions", type=int, default=len(QUESTIONS), help=f"generation questions (max {len(QUESTIONS)})")
+    p.add_argument("--latency-questions", type=int, default=20, help="seed eval questions in the latency section")
     p.add_argument("--out", type=Path, default=BENCH_DIR, help="where results.md/json and plots go")
     p.add_argument("--fresh", action="store_true", help="do not keep previous figures of sections not run")
     p.add_argument("--keep-tmp", action="store_true", help="keep the temporary stores and corpora")
@@ -59,6 +65,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     if args.quick:
         args.scales, args.ingest_chunks, args.encoder_texts, args.reps, args.questions, args.queries = (
             "300,3000", 100, 48, 1, 1, 15)
+        args.latency_questions = 3
         args.real_max = min(args.real_max, 300)
     args.sections = [s.strip() for s in args.only.split(",") if s.strip()]
     unknown = set(args.sections) - set(SECTIONS)
@@ -135,6 +142,17 @@ class Bench:
         qs = QUESTIONS[: max(1, self.args.questions)]
         r = run_worker("generation", {"store_dir": str(store), "questions": qs})
         r["seed_store"] = self.seed_info
+        return r
+
+    def latency(self) -> dict:
+        import yaml
+
+        store = self.seed_store()
+        path = Path(__file__).resolve().parent.parent / "evals" / "questions.yaml"
+        qs = [q["question"] for q in yaml.safe_load(path.read_text())["questions"] if q.get("kind") != "unanswerable"]
+        r = run_worker("latency", {"store_dir": str(store), "questions": qs[: self.args.latency_questions],
+                                   "configs": LATENCY_CONFIGS})
+        r["question_source"] = "evals/questions.yaml (answerable, in file order)"
         return r
 
     def memory(self) -> dict:

@@ -629,6 +629,75 @@ def task_generation(a: dict[str, Any]) -> dict[str, Any]:
             "questions": rows}
 
 
+# --- 3b. answer latency --------------------------------------------------------------------
+
+def _prompt_tokens(llama, messages: list[dict[str, Any]]) -> int:
+    """Tokens of a chat call's whole prompt, as the GGUF's chat template renders it."""
+    # Qwen's ChatML, the GGUF's own template; only the count matters here
+    text = "".join(f"<|im_start|>{m['role']}\n{m['content']}<|im_end|>\n" for m in messages) + "<|im_start|>assistant\n"
+    return len(llama.tokenize(text.encode(), add_bos=False, special=True))
+
+
+def _raw_prompt_rate(llama, perf: "_Perf", messages: list[dict[str, Any]]) -> dict[str, Any]:
+    """Physical reference: raw llama.cpp reading the same prompt from an empty KV cache (one token out)."""
+    llama.reset()
+    perf.reset()
+    t0 = time.perf_counter()
+    llama.create_chat_completion(messages=messages, max_tokens=1, temperature=0.0, top_k=1)
+    wall = time.perf_counter() - t0
+    pf = perf.read()
+    return {"prompt_tokens": pf["prompt_tokens"], "prompt_ms": rnd(pf["prompt_ms"], 1), "wall_ms": rnd(wall * 1000, 1),
+            "prompt_tps": rnd(pf["prompt_tokens"] / (pf["prompt_ms"] / 1000), 1) if pf["prompt_ms"] else None}
+
+
+def task_latency(a: dict[str, Any]) -> dict[str, Any]:
+    """Time to first token and to the verified answer, per question, for each configuration in turn.
+
+    Configurations alternate question by question (the machine is shared and drifts); the KV cache
+    is kept between questions as in a running chat, so a prompt prefix shared with the previous
+    call (the fixed instructions) is read once. ``prompt_eval_tokens`` < ``prompt_tokens`` shows it.
+    """
+    from rag.answer import Answerer
+    from rag.store import Store
+
+    settings = _settings(Path(a["store_dir"]), llm="local")
+    store = Store(settings, create=False)
+    _warm_embedder()
+    llm, llama, load_s = _local_llm(settings)
+    perf = _Perf(llama)
+    configs = {name: Answerer(store, llm, settings.with_(**changes)) for name, changes in a["configs"].items()}
+    # warm-up (graph allocation, caches) on a question of its own: one of the timed questions would
+    # leave its whole prompt in the KV cache and make its first token free
+    next(iter(configs.values())).run("What do the documents say about the weather?")
+    rows: list[dict[str, Any]] = []
+    for qi, question in enumerate(a["questions"]):
+        log(f"latency: question {qi + 1}/{len(a['questions'])}: {question}")
+        order = list(configs) if qi % 2 == 0 else list(reversed(configs))
+        row: dict[str, Any] = {"question": question, "order": order}
+        for name in order:
+            with _CallSpy(llama) as spy:
+                perf.reset()
+                answer = configs[name].run(question)
+            pf = perf.read()
+            t = answer.timings
+            cell = {"first_token_ms": rnd(t.get("first_token_ms"), 1), "total_ms": rnd(t.get("total_ms"), 1),
+                    "refused": answer.refused, "answer": answer.answer,
+                    "prompt_eval_tokens": pf["prompt_tokens"], "decode_tokens": pf["decode_tokens"],
+                    "prompt_tps": rnd(pf["prompt_tokens"] / (pf["prompt_ms"] / 1000), 1) if pf["prompt_ms"] else None}
+            if spy.calls:
+                messages = spy.calls[-1]["messages"]
+                cell["prompt_tokens"] = _prompt_tokens(llama, messages)
+                cell["messages"] = messages
+            row[name] = cell
+        for name in configs:  # the raw reference on each configuration's own prompt, after the timed runs
+            if "messages" in row[name]:
+                row[name]["raw"] = _raw_prompt_rate(llama, perf, row[name].pop("messages"))
+        rows.append(row)
+        log("  " + "; ".join(f"{n}: first token {row[n]['first_token_ms']} ms, verified {row[n]['total_ms']} ms, "
+                             f"{row[n].get('prompt_tokens')} prompt tokens" for n in configs))
+    return {"model_load_s": rnd(load_s, 2), "configs": a["configs"], "questions": rows, "n_threads": settings.n_threads}
+
+
 # --- 4. memory -----------------------------------------------------------------------------
 
 def task_chat_memory(a: dict[str, Any]) -> dict[str, Any]:
@@ -707,6 +776,7 @@ def task_briefing(a: dict[str, Any]) -> dict[str, Any]:
 
 
 TASKS = {"ingest": task_ingest, "scale": task_scale, "seed_store": task_seed_store, "generation": task_generation,
+         "latency": task_latency,
          "chat_memory": task_chat_memory, "briefing": task_briefing}
 
 

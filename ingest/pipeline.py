@@ -14,10 +14,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterable
 
-from ingest.clean import clean_text
+from ingest.clean import clean_pages, clean_text
 from ingest.load import SUPPORTED_SUFFIXES, LoadError, load_file
 from ingest.metadata import content_hash, document_date, document_title, parse_iso
-from ingest.split import Chunk, split_text
+from ingest.split import Chunk, page_span, split_text
 from rag.config import Settings
 from rag.store import Store
 
@@ -65,6 +65,15 @@ class PreparedDocument:
     text: str
     chunks: list[Chunk]
     metadata: dict[str, Any]
+    # paged documents (PDF): (offset in ``text``, page number) where each page starts; () otherwise
+    page_starts: tuple[tuple[int, int], ...] = ()
+
+    def chunk_pages(self, chunk: Chunk) -> dict[str, int]:
+        """``{"page": first}`` plus ``"page_end"`` when the chunk runs onto later pages; {} if unpaged."""
+        span = page_span(self.page_starts, chunk.start, chunk.end)
+        if span is None:
+            return {}
+        return {"page": span[0]} if span[0] == span[1] else {"page": span[0], "page_end": span[1]}
 
 
 def chunk_id(source: str, doc_hash: str, chunk: Chunk) -> str:
@@ -76,7 +85,11 @@ def chunk_id(source: str, doc_hash: str, chunk: Chunk) -> str:
 def prepare_document(path: Path, settings: Settings, source: str | None = None) -> PreparedDocument:
     """Load, clean, describe and split one file. Raises LoadError for unusable input."""
     loaded = load_file(path, settings.max_file_bytes)
-    text = clean_text(loaded.text)
+    page_starts: list[tuple[int, int]] = []
+    if loaded.pages is not None:
+        text, page_starts = clean_pages(loaded.pages)
+    else:
+        text = clean_text(loaded.text)
     if not text.strip():
         raise LoadError(path, "no text left after removing boilerplate")
     source = source or path.name
@@ -85,6 +98,9 @@ def prepare_document(path: Path, settings: Settings, source: str | None = None) 
     date = date or document_date(text)
     meta: dict[str, Any] = {
         "source": source,
+        # where the file was read from (absolute): folder sync (ingest/watch.py) tells by it which
+        # stored documents came from a watched folder; not part of chunk ids
+        "path": os.path.abspath(path),
         "title": title,
         "content_hash": content_hash(text),
         "format": loaded.format,
@@ -98,7 +114,7 @@ def prepare_document(path: Path, settings: Settings, source: str | None = None) 
             meta["year"] = date.year
             meta["date_ord"] = date.ordinal
     chunks = split_text(text, settings.chunk_size, settings.chunk_overlap, title=title)
-    return PreparedDocument(source, title, text, chunks, meta)
+    return PreparedDocument(source, title, text, chunks, meta, tuple(page_starts))
 
 
 def iter_files(paths: Iterable[Path]) -> Iterable[tuple[Path, LoadError | None]]:
@@ -125,6 +141,9 @@ class _Plan:
     ids: list[str]
     new: list[tuple[str, str, dict[str, Any]]]
     stale: list[str]
+    # kept chunks whose stored "path" differs from this file's (the same text read from elsewhere):
+    # (id, its metadata with the new path)
+    moved: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
 
 
 class Ingestor:
@@ -228,7 +247,8 @@ class Ingestor:
         return self.store.embed_documents(texts)
 
     def _plan(self, doc: PreparedDocument) -> "_Plan":
-        existing = {c.id for c in self.store.get(where={"source": doc.source}, with_text=False)}
+        stored = {c.id: c.metadata for c in self.store.get(where={"source": doc.source}, with_text=False)}
+        existing = set(stored)
         ids: list[str] = []
         new: list[tuple[str, str, dict[str, Any]]] = []
         for n, chunk in enumerate(doc.chunks):
@@ -240,8 +260,11 @@ class Ingestor:
                 new.append((cid, chunk.display_text,
                             {**doc.metadata, "chunk_index": n, "n_chunks": len(doc.chunks), "start": chunk.start,
                              "end": chunk.end, "heading": chunk.heading,
-                             "body_offset": len(chunk.display_text) - len(chunk.body)}))
-        return _Plan(doc.source, ids, new, sorted(existing - set(ids)))
+                             "body_offset": len(chunk.display_text) - len(chunk.body), **doc.chunk_pages(chunk)}))
+        path = doc.metadata.get("path")
+        moved = [(cid, {**stored[cid], "path": path}) for cid in ids
+                 if path and cid in stored and stored[cid].get("path") != path]
+        return _Plan(doc.source, ids, new, sorted(existing - set(ids)), moved)
 
     def _write(self, plan: "_Plan", vectors: list[list[float]], added: bool = False) -> DocumentResult:
         """New chunks first (one write per document where Chroma's batch limit allows; skipped when
@@ -253,6 +276,7 @@ class Ingestor:
                 self.store.add([p[0] for p in part], [p[1] for p in part], [p[2] for p in part],
                                embeddings=vectors[s : s + step])
         self.store.delete(plan.stale)
+        self.store.update_metadata([m[0] for m in plan.moved], [m[1] for m in plan.moved])
         return DocumentResult(plan.source, added=len(plan.new), unchanged=len(plan.ids) - len(plan.new),
                               removed=len(plan.stale))
 

@@ -17,6 +17,7 @@ from langchain_core.output_parsers import StrOutputParser
 from rag.config import Settings
 from rag.prompts import format_passages, load_prompt, passage_header
 from rag.retrieve import Filters, Passage, Retrieval, Retriever
+from rag.select import select_sentences
 from rag.store import Store
 from rag.verify import (Verification, body_sentences, content_words, premise_conflict, strip_citations, support,
                         verify_answer)
@@ -38,16 +39,40 @@ class Citation:
     heading: str | None = None
     start: int | None = None
     end: int | None = None
+    page: int | None = None  # PDF: the (first) page of the passage, 1-based; None for other formats
+    page_end: int | None = None  # PDF: the last page when the passage runs onto later pages
 
     @classmethod
     def from_passage(cls, n: int, p: Passage) -> "Citation":
         m = p.meta
+        page = _page_number(m.get("page"))
+        page_end = _page_number(m.get("page_end")) if page is not None else None
         return cls(n=n, source=m.get("source", "?"), title=m.get("title") or None, date=m.get("date") or None,
                    chunk_id=p.chunk.id, text=p.chunk.body, date_label=m.get("date_label") or None,
-                   heading=m.get("heading") or None, start=m.get("start"), end=m.get("end"))
+                   heading=m.get("heading") or None, start=m.get("start"), end=m.get("end"),
+                   page=page, page_end=page_end if page_end is not None and page_end > page else None)
+
+    @property
+    def page_label(self) -> str | None:
+        """"p. 3", "pp. 3–4", or None when the passage has no page."""
+        return page_label(self.page, self.page_end)
 
     def to_json(self) -> dict[str, Any]:
-        return {k: getattr(self, k) for k in ("n", "source", "title", "date", "chunk_id", "text")}
+        return {k: getattr(self, k) for k in ("n", "source", "title", "date", "chunk_id", "text", "page", "page_end")}
+
+
+def _page_number(value: Any) -> int | None:
+    try:
+        return int(value) if value is not None and value != "" else None
+    except (TypeError, ValueError):
+        return None
+
+
+def page_label(page: int | None, page_end: int | None = None) -> str | None:
+    """"p. 3" for one page, "pp. 3–4" for a span, None without a page."""
+    if page is None:
+        return None
+    return f"pp. {page}–{page_end}" if page_end is not None and page_end > page else f"p. {page}"
 
 
 @dataclass
@@ -84,7 +109,11 @@ def _name_span(question: str, name: str) -> str:
 
 
 def evidence_text(n: int, p: Passage) -> str:
-    """What a citation of passage ``n`` may be judged against: its header line and its text."""
+    """What a citation of passage ``n`` may be judged against: its header line and its whole text.
+
+    The whole chunk, not only the sentences the model was shown (rag/select.py): a citation points
+    to the passage, and a name the answer restates may stand in a sentence that was not shown.
+    """
     return f"{passage_header(n, p.meta)} {p.chunk.text}"
 
 
@@ -186,7 +215,8 @@ class Answerer:
             timings["total_ms"] = (time.perf_counter() - t0) * 1000.0
             yield Answer(question, REFUSAL_TEXT, True, [], timings, standalone, passages=passages)
             return
-        block = format_passages((i, p.meta, p.chunk.text) for i, p in enumerate(passages, start=1))
+        self.show_sentences(standalone, passages)
+        block = format_passages((i, p.meta, p.shown_text) for i, p in enumerate(passages, start=1))
         note = self.premise_note(standalone)
         t1 = time.perf_counter()
         raw = ""
@@ -199,6 +229,16 @@ class Answerer:
         answer = self.finish(question, standalone, raw, passages, timings)
         timings["total_ms"] = (time.perf_counter() - t0) * 1000.0  # question received → verified answer
         yield answer
+
+    def show_sentences(self, question: str, passages: list[Passage]) -> None:
+        """Set what the model is shown of each passage: its heading and the sentences bearing on the question."""
+        per = self.settings.sentences_per_passage
+        if per <= 0:
+            return
+        picked = select_sentences(question, [(p.chunk.body, p.meta.get("title")) for p in passages], per)
+        for p, sel in zip(passages, picked):
+            offset = int(p.meta.get("body_offset", 0)) if p.meta.get("heading") else 0
+            p.shown = p.chunk.text[:offset] + sel.text
 
     def premise_note(self, question: str) -> str:
         """A warning for the model when the question pairs names no document mentions together."""

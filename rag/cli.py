@@ -1,4 +1,4 @@
-"""Command line: ``rag ingest | remove | sources | ask | brief | chat``.
+"""Command line: ``rag ingest | remove | sources | ask | brief | chat | serve``.
 
 Results go to stdout; logs, progress bars and errors go to stderr.
 """
@@ -58,18 +58,38 @@ def main(verbose: bool) -> None:
 @click.option("--encoder", envvar="RAG_ENCODER", type=click.Choice(ENCODERS), default=None,
               help="Embedding encoder of a new store (default onnx-int8); an existing store keeps the one it records.")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
-def ingest(paths: tuple[Path, ...], store: str | None, chroma_url: str | None, encoder: str | None, quiet: bool) -> None:
-    """Ingest files or folders (default: the bundled seeds/)."""
+@click.option("--watch", "watch", is_flag=True,
+              help="Keep the store in step with the given folders until Ctrl-C: sync them, then ingest new and "
+                   "changed files and remove deleted ones (ingest/watch.py).")
+def ingest(paths: tuple[Path, ...], store: str | None, chroma_url: str | None, encoder: str | None, quiet: bool,
+           watch: bool) -> None:
+    """Ingest files or folders (default: the bundled seeds/); --watch keeps following folders."""
     from ingest.pipeline import Ingestor
 
+    not_dirs = [str(p) for p in paths if not p.is_dir()]
+    if watch and (not paths or not_dirs):
+        raise click.UsageError(f"--watch takes folders, not {', '.join(not_dirs)}" if not_dirs
+                               else "--watch needs one or more folders")
     settings = _settings(store, chroma_url=chroma_url, encoder=encoder)
     st = _open_store(settings, create=True)
     if not quiet:
         click.echo(f"store {st.location}: {st.count()} chunks, embedded with {MODEL_NAME} {st.encoder}", err=True)
+    if watch:
+        _watch(paths, Ingestor(st, settings), quiet)
     report = Ingestor(st, settings).run(list(paths) or [DEFAULT_SEEDS], progress=not quiet)
     for err in report.errors:
         click.echo(f"error: {err}", err=True)
     click.echo(report.summary())
+    sys.exit(0 if report.ok else 1)
+
+
+def _watch(folders: tuple[Path, ...], ingestor, quiet: bool) -> None:
+    """`rag ingest --watch`: one line per file on stderr, the session's summary on stdout at Ctrl-C."""
+    from ingest.watch import watch
+
+    click.echo(f"watching {', '.join(str(f) for f in folders)} (Ctrl-C to stop)", err=True)
+    report = watch(folders, ingestor, on_event=lambda line: click.echo(line, err=True), progress=not quiet)
+    click.echo(f"stopped watching: {report.summary()}")
     sys.exit(0 if report.ok else 1)
 
 
@@ -181,17 +201,23 @@ def _add(options):
 @threads_option
 @_add(filter_options)
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per question on stdout; reads stdin if no QUESTION.")
-def ask(questions: tuple[str, ...], store, chroma_url, llm, threads, source, date_from, date_to, top_k, as_json) -> None:
+@click.option("--markdown", "as_markdown", is_flag=True,
+              help="Each answer as Markdown (question heading, answer with [n] marks, Sources with quoted passages); reads stdin if no QUESTION.")
+def ask(questions: tuple[str, ...], store, chroma_url, llm, threads, source, date_from, date_to, top_k, as_json,
+        as_markdown) -> None:
     """Answer QUESTION(s) with cited passages."""
+    if as_json and as_markdown:
+        raise click.UsageError("--json and --markdown cannot be combined")
     settings = _settings(store, llm, chroma_url, n_threads=threads)
     qs = list(questions)
     if not qs:
-        if not as_json:
-            raise click.UsageError("give a QUESTION (or --json to read questions from stdin)")
+        if not as_json and not as_markdown:
+            raise click.UsageError("give a QUESTION (or --json / --markdown to read questions from stdin)")
         qs = [line.strip() for line in sys.stdin if line.strip()]
     answerer = _answerer(settings)
     filters = _filters(source, date_from, date_to)
     failed = False
+    printed = 0
     for q in qs:
         try:
             ans = answerer.run(q, filters=filters, top_k=top_k)
@@ -208,11 +234,19 @@ def ask(questions: tuple[str, ...], store, chroma_url, llm, threads, source, dat
             click.echo(json.dumps(ans.to_json(), ensure_ascii=False))
             sys.stdout.flush()
             continue
+        if as_markdown:
+            from rag.export import answer_as_markdown
+
+            click.echo(("\n" if printed else "") + answer_as_markdown(q, ans), nl=False)
+            sys.stdout.flush()
+            printed += 1
+            continue
         click.echo(ans.answer)
         if ans.citations:
             click.echo("")
         for c in ans.citations:
-            click.echo(f"[{c.n}] {c.title or c.source} — {c.date_label or 'no date'} — {c.source}")
+            pages = f" — {c.page_label}" if c.page_label else ""
+            click.echo(f"[{c.n}] {c.title or c.source} — {c.date_label or 'no date'} — {c.source}{pages}")
             click.echo("    " + c.text.strip().replace("\n", "\n    "))
     sys.exit(1 if failed else 0)
 
@@ -271,6 +305,28 @@ def chat(store, chroma_url, llm, threads, host, port, auth, ingest_seeds) -> Non
         serve(settings, host=host, port=port, auth=auth, ingest_seeds=DEFAULT_SEEDS if ingest_seeds else None)
     except ValueError as exc:
         raise click.ClickException(str(exc)) from None
+
+
+@main.command("serve")
+@store_option
+@chroma_option
+@llm_option
+@threads_option
+@click.option("--host", default="127.0.0.1", show_default=True, help="Interface to bind.")
+@click.option("--port", default=8000, show_default=True, type=int)
+@click.option("--api-key", envvar="RAG_API_KEY", default=None,
+              help="Key clients must send as 'Authorization: Bearer KEY' (required off loopback; env RAG_API_KEY).")
+def serve_api(store, chroma_url, llm, threads, host, port, api_key) -> None:
+    """Serve an OpenAI-compatible API (/v1/chat/completions, /v1/models) over the stored documents."""
+    from rag import serve as api
+
+    settings = _settings(store, llm, chroma_url, n_threads=threads)
+    try:
+        api.check_bind(host, api_key)  # before the model is loaded
+    except ValueError as exc:
+        raise click.ClickException(str(exc)) from None
+    answerer = _answerer(settings)
+    api.run(lambda: answerer, settings, host=host, port=port, api_key=api_key)
 
 
 if __name__ == "__main__":

@@ -43,6 +43,12 @@ class Settings:
     # None: a new store gets rag.embed.DEFAULT_ENCODER (onnx-int8), an existing one keeps the encoder it
     # records. Naming one (onnx-int8 | torch-fp32) for an existing store built with the other is an error.
     encoder: str | None = None
+    # `rag ingest --watch` (ingest/watch.py): a new or changed file is ingested once its size and mtime
+    # have not changed for this long, so that a file still being written is not ingested half-written;
+    # a deleted file is removed after the same wait (an editor that saves by delete + create is no removal).
+    watch_settle_ms: int = 1000
+    # watchfiles' debounce: changes arriving within this window are taken together
+    watch_debounce_ms: int = 500
 
     # --- retrieval
     # Passages shown to the model. 4 rather than 5, measured with the evals: fact pass 0.656 -> 0.705,
@@ -55,6 +61,12 @@ class Settings:
     # at most this many of the top_k passages come from one document (0: no cap); see rag/retrieve.py
     max_per_source: int = 2
     time_boost: float = 0.5  # added RRF mass for passages matching a year/month named in the question
+    # Sentences of each passage shown to the model (rag/select.py): the best by the question's words,
+    # plus the one before when it starts "He said"/a quote; 0 shows whole passages. Fewer prompt tokens
+    # (seed dev questions, median: 707 whole, 542 with 2, 398 with 1) but lower fact pass on the dev split
+    # (questions q01-q35: 28 pass whole, 26 with 2; q01-q20: 17 whole, 13 with 1): the answer often stands
+    # in a sentence that shares no word with the question. So off by default; a speed knob for users.
+    sentences_per_passage: int = 0
     min_score: float = 0.25  # below this best dense cosine similarity the question is refused unasked
 
     # --- generation
@@ -71,6 +83,30 @@ class Settings:
     # (not a refusal) if it holds every name and number of the question and this share of its content
     # words; below it the quote only accompanies a refusal. 1.01 turns quoting-as-answer off.
     extract_min_support: float = 0.75
+
+    # --- serve (`rag serve`, rag/serve.py): limits on one chat completion request; larger ones get a 400
+    serve_max_messages: int = 64  # messages in one request (the question plus the history before it)
+    serve_max_message_chars: int = 8000  # characters of text in one message
+
+    # --- briefings and timelines (rag/brief.py). None of these was tuned on the eval topics; see each comment.
+    brief_max_bullets: int = 10  # bullets in one briefing, shared round-robin between its documents (as before)
+    # passages of one document in one map call; the map prompt size measured before (the old PASSAGES_PER_DOC)
+    brief_passages_per_doc: int = 3
+    # passages a topic briefing maps in all (one map call per document holding some): four documents' worth
+    # at three each; prompt reading is ~50 tokens/s on 2 cores, so this bounds a briefing's map time
+    brief_max_passages: int = 12
+    # A document is on the topic when one of its passages holds this share of the topic's (or one of its
+    # clauses') word weight: words weigh log(documents / documents holding them), so a word every document
+    # holds weighs 0. 0.33: one of three equally rare words is enough; set a priori, looked at on dev topics only.
+    brief_min_topic_share: float = 0.33
+    brief_subqueries: int = 3  # clauses of the topic ("X and Y") searched on their own as well (0: none)
+    brief_mmr_lambda: float = 0.7  # maximal marginal relevance: relevance weight vs redundancy (the usual 0.7)
+    # Two bullets are one: this share of the shorter's content words is in the other (the old 0.8 near-duplicate
+    # cut), or the same names and dates. A lead sentence with this share of one bullet's words is a copy.
+    brief_dedup_overlap: float = 0.8
+    brief_quote_chars: int = 200  # characters quoted of each cited sentence, under its source (display only)
+    brief_max_sections: int = 6  # main events asked of one undated document in a timeline (one model call each)
+    brief_year_window_days: int = 60  # a yearless date in a dated document takes its year only this close to it
 
     @classmethod
     def from_env(cls, **overrides: object) -> "Settings":
@@ -111,10 +147,25 @@ class Settings:
             raise ValueError(f"encoder must be one of {', '.join(ENCODERS)}, got {self.encoder!r}")
         if self.max_per_source < 0:
             raise ValueError("max_per_source must be >= 0 (0: no cap)")
+        if self.sentences_per_passage < 0:
+            raise ValueError("sentences_per_passage must be >= 0 (0: whole passages)")
         if self.max_cited < 1 or self.support_window < 1:
             raise ValueError("max_cited and support_window must be >= 1")
         if self.n_threads < 1:
             raise ValueError("n_threads must be >= 1")
+        if self.watch_settle_ms < 0 or self.watch_debounce_ms < 1:
+            raise ValueError("watch_settle_ms must be >= 0 and watch_debounce_ms >= 1")
+        if self.serve_max_messages < 1 or self.serve_max_message_chars < 1:
+            raise ValueError("serve_max_messages and serve_max_message_chars must be >= 1")
+        if min(self.brief_max_bullets, self.brief_passages_per_doc, self.brief_max_passages,
+               self.brief_quote_chars, self.brief_max_sections) < 1:
+            raise ValueError("brief_max_bullets, brief_passages_per_doc, brief_max_passages, brief_quote_chars and "
+                             "brief_max_sections must be >= 1")
+        if self.brief_subqueries < 0 or self.brief_year_window_days < 0:
+            raise ValueError("brief_subqueries and brief_year_window_days must be >= 0")
+        for name in ("brief_min_topic_share", "brief_mmr_lambda", "brief_dedup_overlap"):
+            if not 0.0 <= getattr(self, name) <= 1.0:
+                raise ValueError(f"{name} must be within [0, 1]")
 
 
 def _coerce(type_name: object, raw: str, name: str) -> object:

@@ -35,9 +35,14 @@ def load_prompt(name: str, directory: Path = PROMPTS_DIR) -> ChatPromptTemplate:
 
 
 def passage_header(n: int, meta: dict) -> str:
-    """``[n] 26 November 2020 — "Title" (file.txt)`` — the model's cue to tell visits apart."""
+    """``[n] 26 November 2020 — "Title"`` — the model's cue to tell visits apart.
+
+    The source file is named only when the document has no title: a file name tells the model
+    nothing a title does not, and each costs a dozen prompt tokens.
+    """
     date = meta.get("date_label") or "date unknown"
-    return f'[{n}] {date} — "{meta.get("title", "untitled")}" ({meta.get("source", "?")})'
+    title = meta.get("title")
+    return f'[{n}] {date} — "{title}"' if title else f'[{n}] {date} — ({meta.get("source", "?")})'
 
 
 def format_passages(chunks: Iterable[tuple[int, dict, str]]) -> str:

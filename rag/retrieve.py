@@ -84,10 +84,18 @@ class Passage:
     score: float  # fused
     dense: float | None = None  # cosine similarity, when the dense side found it
     bm25: float | None = None
+    # what the model is shown of the chunk (its heading line and the selected sentences, see
+    # rag/select.py); None: the whole chunk
+    shown: str | None = None
 
     @property
     def meta(self) -> dict[str, Any]:
         return self.chunk.metadata
+
+    @property
+    def shown_text(self) -> str:
+        """The chunk's text as shown to the model (and judged by the verifier)."""
+        return self.chunk.text if self.shown is None else self.shown
 
 
 @dataclass

@@ -201,7 +201,8 @@ def test_ask_json_batch_from_stdin(cli, fake_llm, seed_store_dir):
         assert all(isinstance(v, (int, float)) and v >= 0 for v in a["timings"].values())
         assert len(a["citations"]) == 1
         c = a["citations"][0]
-        assert set(c) == {"n", "source", "title", "date", "chunk_id", "text"}
+        assert set(c) == {"n", "source", "title", "date", "chunk_id", "text", "page", "page_end"}
+        assert c["page"] is None and c["page_end"] is None  # a .txt has no pages
         assert c["n"] == 1
         assert c["source"] == BREST
         assert c["title"] == BREST_TITLE
@@ -221,6 +222,69 @@ def test_ask_plain_prints_answer_then_sources(cli, fake_llm, seed_store_dir):
     assert out.index(cites[0]) > 0
     assert any("Ryzhenkov" in line and line.startswith("    ") for line in out)  # the cited passage, indented
     assert len(made) == 1
+
+
+def test_ask_json_cites_the_pdf_page_of_the_fact(cli, fake_llm, pdf_store_dir):
+    from pdfs import REPORT_FACT_ANSWER, REPORT_QUESTION
+
+    fake_llm(REPORT_FACT_ANSWER)
+    result = cli("ask", "--json", "--store", pdf_store_dir, REPORT_QUESTION)
+    no_traceback(result)
+    assert result.exit_code == 0, result.output
+    (line,) = result.stdout.splitlines()
+    data = json.loads(line)
+    assert data["answer"] == REPORT_FACT_ANSWER
+    (c,) = data["citations"]
+    assert c["source"] == "water_report.pdf" and "Olga Varenik" in c["text"]
+    assert c["page"] == 3 and c["page_end"] is None
+
+
+def test_ask_plain_shows_the_pdf_page(cli, fake_llm, pdf_store_dir):
+    from pdfs import REPORT_FACT_ANSWER, REPORT_QUESTION
+
+    fake_llm(REPORT_FACT_ANSWER)
+    result = cli("ask", "--store", pdf_store_dir, REPORT_QUESTION)
+    no_traceback(result)
+    assert result.exit_code == 0, result.output
+    cites = [line for line in result.stdout.splitlines() if re.match(r"^\[\d+\] ", line)]
+    assert cites == ["[1] Regional Water Board Annual Report — no date — water_report.pdf — p. 3"]
+
+
+def test_ask_markdown_prints_question_answer_and_quoted_sources(cli, fake_llm, seed_store_dir):
+    made = fake_llm(BREST_ANSWER)
+    result = cli("ask", "--markdown", "--store", seed_store_dir, "Who did Lavrov meet in Brest?")
+    no_traceback(result)
+    assert result.exit_code == 0, result.output
+    md = result.stdout
+    assert md.startswith("## Who did Lavrov meet in Brest?\n\nLavrov met Maxim Ryzhenkov in Brest [1].\n\n### Sources\n")
+    entry = f"- **[1]** {BREST_TITLE} — 22 November (year unknown) — `{BREST}`"
+    assert md.count(entry) == 1 and md.count("- **[") == 1
+    quoted = md.split(entry, 1)[1]
+    assert re.search(r"^  > .*Ryzhenkov", quoted, re.M), md  # the cited passage, as a blockquote in the entry
+    assert " p. " not in md  # a .txt has no pages
+    assert len(made) == 1
+
+
+def test_ask_markdown_of_a_pdf_answer_shows_the_page_and_reads_stdin(cli, fake_llm, pdf_store_dir):
+    from pdfs import REPORT_FACT_ANSWER, REPORT_QUESTION
+
+    fake_llm(REPORT_FACT_ANSWER)
+    result = cli("ask", "--markdown", "--store", pdf_store_dir, input=f"{REPORT_QUESTION}\n{REPORT_QUESTION}\n")
+    no_traceback(result)
+    assert result.exit_code == 0, result.output
+    md = result.stdout
+    assert md.count(f"## {REPORT_QUESTION}\n") == 2 and md.count("### Sources") == 2
+    assert md.count("- **[1]** Regional Water Board Annual Report — no date — `water_report.pdf` — p. 3\n") == 2
+    assert "  > Dams and reservoirs were inspected as the law requires." in md
+    assert "\n\n## " in md  # the answers are separated by a blank line
+
+
+def test_ask_json_and_markdown_together_is_a_usage_error(cli, fake_llm, seed_store_dir):
+    made = fake_llm(BREST_ANSWER)
+    result = cli("ask", "--json", "--markdown", "--store", seed_store_dir, "Who did Lavrov meet in Brest?")
+    no_traceback(result)
+    assert result.exit_code == 2 and "--json and --markdown" in result.stderr
+    assert made == []
 
 
 @pytest.mark.parametrize(("command", "argument"), [("ask", "QUESTION"), ("brief", "TOPIC")])
@@ -322,10 +386,11 @@ def test_brief_json(cli, fake_llm, seed_store, seed_store_dir):
     assert "Lavrov met Maxim Ryzhenkov in Brest [1]." in md
     assert "Penguins" not in md  # the unsupported map bullets were dropped
     assert "## Sources" in md
-    assert f"1. {BREST_TITLE} — 22 November (year unknown) — `{BREST}`" in md
+    # one entry per document, its cited passages under it (issue 17)
+    assert f"\n- {BREST_TITLE} — 22 November (year unknown) — `{BREST}`\n  - [1] “" in md
     assert [c["source"] for c in data["citations"]] == [BREST]
     assert data["citations"][0]["n"] == 1
-    assert set(data["citations"][0]) == {"n", "source", "title", "date", "chunk_id", "text"}
+    assert set(data["citations"][0]) == {"n", "source", "title", "date", "chunk_id", "text", "page", "page_end"}
     assert len(made) == 1 and len(made[0].prompts) == n_docs + 1  # map per document, then reduce
     assert topic in made[0].prompt_text(0)
     assert "summarising" in result.stderr
@@ -351,8 +416,8 @@ def test_brief_timeline_out_file(cli, fake_llm, seed_store_dir, tmp_path):
     # the 2023 visit by its own date (19 January), not by the article's dateline (12 January 2023)
     assert md.index("**25 November 2020** — On November 25-26") < md.index("**19 January 2023**") < md.index(brest)
     assert "**12 January 2023**" not in md
-    # every [n] of an event has a numbered source line
-    n_sources = len(re.findall(r"^\d+\. .+ — `[^`]+`$", md, re.M))
+    # every [n] of an event has a passage line under its document's source entry
+    n_sources = len(re.findall(r"^  - \[\d+\] ", md, re.M))
     assert n_sources > 0
     assert all(1 <= int(n) <= n_sources for e in events for n in re.findall(r"\[(\d+)\]", e))
     assert len(made) == 1
