@@ -88,26 +88,6 @@ class Settings:
     serve_max_messages: int = 64  # messages in one request (the question plus the history before it)
     serve_max_message_chars: int = 8000  # characters of text in one message
 
-    # --- briefings and timelines (rag/brief.py). None of these was tuned on the eval topics; see each comment.
-    brief_max_bullets: int = 10  # bullets in one briefing, shared round-robin between its documents (as before)
-    # passages of one document in one map call; the map prompt size measured before (the old PASSAGES_PER_DOC)
-    brief_passages_per_doc: int = 3
-    # passages a topic briefing maps in all (one map call per document holding some): four documents' worth
-    # at three each; prompt reading is ~50 tokens/s on 2 cores, so this bounds a briefing's map time
-    brief_max_passages: int = 12
-    # A document is on the topic when one of its passages holds this share of the topic's (or one of its
-    # clauses') word weight: words weigh log(documents / documents holding them), so a word every document
-    # holds weighs 0. 0.33: one of three equally rare words is enough; set a priori, looked at on dev topics only.
-    brief_min_topic_share: float = 0.33
-    brief_subqueries: int = 3  # clauses of the topic ("X and Y") searched on their own as well (0: none)
-    brief_mmr_lambda: float = 0.7  # maximal marginal relevance: relevance weight vs redundancy (the usual 0.7)
-    # Two bullets are one: this share of the shorter's content words is in the other (the old 0.8 near-duplicate
-    # cut), or the same names and dates. A lead sentence with this share of one bullet's words is a copy.
-    brief_dedup_overlap: float = 0.8
-    brief_quote_chars: int = 200  # characters quoted of each cited sentence, under its source (display only)
-    brief_max_sections: int = 6  # main events asked of one undated document in a timeline (one model call each)
-    brief_year_window_days: int = 60  # a yearless date in a dated document takes its year only this close to it
-
     @classmethod
     def from_env(cls, **overrides: object) -> "Settings":
         """Defaults, then ``RAG_<FIELD>`` environment variables, then non-None ``overrides``."""
@@ -157,15 +137,6 @@ class Settings:
             raise ValueError("watch_settle_ms must be >= 0 and watch_debounce_ms >= 1")
         if self.serve_max_messages < 1 or self.serve_max_message_chars < 1:
             raise ValueError("serve_max_messages and serve_max_message_chars must be >= 1")
-        if min(self.brief_max_bullets, self.brief_passages_per_doc, self.brief_max_passages,
-               self.brief_quote_chars, self.brief_max_sections) < 1:
-            raise ValueError("brief_max_bullets, brief_passages_per_doc, brief_max_passages, brief_quote_chars and "
-                             "brief_max_sections must be >= 1")
-        if self.brief_subqueries < 0 or self.brief_year_window_days < 0:
-            raise ValueError("brief_subqueries and brief_year_window_days must be >= 0")
-        for name in ("brief_min_topic_share", "brief_mmr_lambda", "brief_dedup_overlap"):
-            if not 0.0 <= getattr(self, name) <= 1.0:
-                raise ValueError(f"{name} must be within [0, 1]")
 
 
 def _coerce(type_name: object, raw: str, name: str) -> object:
