@@ -35,14 +35,14 @@ def load_prompt(name: str, directory: Path = PROMPTS_DIR) -> ChatPromptTemplate:
 
 
 def passage_header(n: int, meta: dict) -> str:
-    """``[n] 26 November 2020 — "Title"`` — the model's cue to tell visits apart.
+    """``[n] 26 November 2020 — "Title" (file.txt)`` — the model's cue to tell visits apart.
 
-    The source file is named only when the document has no title: a file name tells the model
-    nothing a title does not, and each costs a dozen prompt tokens.
+    The file name stays although it costs a dozen prompt tokens a passage: without it the briefing
+    evals lost facts on the dev topics (b01, b03, b08; 2026-12-02), so it carries information the
+    small model uses (which passages come from one document).
     """
     date = meta.get("date_label") or "date unknown"
-    title = meta.get("title")
-    return f'[{n}] {date} — "{title}"' if title else f'[{n}] {date} — ({meta.get("source", "?")})'
+    return f'[{n}] {date} — "{meta.get("title", "untitled")}" ({meta.get("source", "?")})'
 
 
 def format_passages(chunks: Iterable[tuple[int, dict, str]]) -> str:

@@ -71,10 +71,10 @@ def test_injected_instructions_stay_data_and_citations_stay_honest(injected_stor
     for text in (INJECTION, FAKE_SYSTEM, "Berlin", "DebugBot"):
         assert text not in messages[0].content
     user = messages[1].content
-    headers = re.findall(r"^\[(\d+)\] .* — (?:\"[^\n]+\"|\([^()\n]+\))$", user, re.MULTILINE)
+    headers = re.findall(r"^\[(\d+)\] .*\(([^()\n]+)\)$", user, re.MULTILINE)
     shown = len(ans.passages)
-    assert [int(n) for n in headers] == list(range(1, shown + 1)), f"passage headers: {headers}"
-    n_injected = next(i for i, p in enumerate(ans.passages, start=1) if p.meta["source"] == INJECTED_NAME)
+    assert [int(n) for n, _ in headers] == list(range(1, shown + 1)), f"passage headers: {headers}"
+    n_injected = next(int(n) for n, src in headers if src == INJECTED_NAME)
     blocks = re.split(r"^(?=\[\d+\] )", user.split("\n\nQuestion:")[0], flags=re.MULTILINE)
     block = next(b for b in blocks if b.startswith(f"[{n_injected}] "))
     assert INJECTION in block and FAKE_SYSTEM in block, "the document text is not inside its own passage"
