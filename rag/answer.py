@@ -93,6 +93,21 @@ class Answer:
                 "timings": {k: round(v, 1) for k, v in self.timings.items()}}
 
 
+@dataclass
+class Retrieved:
+    """The first event of :meth:`Answerer.stream`: what retrieval found, before the model writes.
+
+    Retrieval takes tens of milliseconds and the model seconds, so a front end can show these
+    passages at once, as provisional sources (the answer's citations are a subset of them, or
+    nothing when it refuses).
+    """
+
+    question: str
+    standalone_question: str
+    passages: list[Passage]
+    retrieve_ms: float
+
+
 def _name_span(question: str, name: str) -> str:
     """The whole name in ``question`` that ``name`` is part of ("Makei" → "Vladimir Makei")."""
     tokens = question.split()
@@ -196,8 +211,13 @@ class Answerer:
         return result
 
     def stream(self, question: str, history: Sequence[Any] = (), filters: Filters | None = None,
-               top_k: int | None = None) -> Iterator[str | Answer]:
-        """Yield raw tokens as the model writes them, then the verified :class:`Answer`."""
+               top_k: int | None = None) -> Iterator[Retrieved | str | Answer]:
+        """Yield a :class:`Retrieved` first, then raw tokens as the model writes them (none when the
+        question is refused before generation), then the verified :class:`Answer`.
+
+        A consumer that only wants text keeps the ``str`` events; one that only wants the result
+        keeps the :class:`Answer` (as :meth:`run` does).
+        """
         question = question.strip()
         if not question:
             raise ValueError("empty question")
@@ -211,6 +231,7 @@ class Answerer:
         timings = {"retrieve_ms": retrieval.elapsed_ms, "generate_ms": 0.0}
         if history:
             timings["rewrite_ms"] = t_rewrite
+        yield Retrieved(question, standalone, passages, retrieval.elapsed_ms)
         if not passages or retrieval.best_dense < self.settings.min_score:
             timings["total_ms"] = (time.perf_counter() - t0) * 1000.0
             yield Answer(question, REFUSAL_TEXT, True, [], timings, standalone, passages=passages)
@@ -225,8 +246,10 @@ class Answerer:
                 timings["first_token_ms"] = (time.perf_counter() - t0) * 1000.0  # question received → first token
             raw += token
             yield token
-        timings["generate_ms"] = (time.perf_counter() - t1) * 1000.0
+        t2 = time.perf_counter()
+        timings["generate_ms"] = (t2 - t1) * 1000.0
         answer = self.finish(question, standalone, raw, passages, timings)
+        timings["verify_ms"] = (time.perf_counter() - t2) * 1000.0
         timings["total_ms"] = (time.perf_counter() - t0) * 1000.0  # question received → verified answer
         yield answer
 

@@ -72,6 +72,11 @@ CSS = """
 .src-text mark { background: #fff3a3; color: inherit; padding: 0 1px; }
 .dark .src-text mark { background: #6b5d00; }
 .src-empty { opacity: .7; font-style: italic; }
+.src-card.src-retrieved { border-style: dashed; }
+.src-status { font-weight: 400; font-style: italic; opacity: .8; }
+.answer-timings { font-size: .85em; opacity: .85; margin-top: .4em; }
+.answer-timings > summary { cursor: pointer; }
+.answer-timings ul { margin: .2em 0 0 1.2em; padding: 0; }
 a.cite { text-decoration: none; font-weight: 600; }
 """
 
@@ -219,6 +224,23 @@ def passage_in_context(store, citation, cache: dict | None = None) -> tuple[str,
     return _trim_before(before, CONTEXT_CHARS), doc[start:end], _trim_after(after, CONTEXT_CHARS)
 
 
+def _card(c, anchor: str, text_html: str, extra_class: str = "") -> str:
+    """One source card: number, title, date, file, page, section, then ``text_html`` (already escaped)."""
+    e = html.escape
+    heading = getattr(c, "heading", None)
+    date_label = getattr(c, "date_label", None) or c.date or "no date"
+    pages = getattr(c, "page_label", None)
+    return (
+        f'<div class="src-card{" " + extra_class if extra_class else ""}" id="{e(anchor)}-{int(c.n)}" '
+        f'data-source="{e(c.source)}">'
+        f'<div class="src-head"><span class="src-n">[{int(c.n)}]</span>{e(c.title or c.source)}</div>'
+        f'<div class="src-meta">{e(date_label)} · <code>{e(c.source)}</code>'
+        + (f' · <span class="src-page">{e(pages)}</span>' if pages else "") + "</div>"
+        + (f'<div class="src-section">Section: {e(heading)}</div>' if heading else "")
+        + f'<p class="src-text">{text_html}</p></div>'
+    )
+
+
 def source_cards(store, citations, anchor: str) -> str:
     """HTML cards, one per citation, with the passage highlighted; all document text escaped."""
     if not citations:
@@ -228,18 +250,54 @@ def source_cards(store, citations, anchor: str) -> str:
     parts = []
     for c in citations:
         before, passage, after = passage_in_context(store, c, cache)
-        heading = getattr(c, "heading", None)
-        date_label = getattr(c, "date_label", None) or c.date or "no date"
-        pages = getattr(c, "page_label", None)
-        parts.append(
-            f'<div class="src-card" id="{e(anchor)}-{int(c.n)}" data-source="{e(c.source)}">'
-            f'<div class="src-head"><span class="src-n">[{int(c.n)}]</span>{e(c.title or c.source)}</div>'
-            f'<div class="src-meta">{e(date_label)} · <code>{e(c.source)}</code>'
-            + (f' · <span class="src-page">{e(pages)}</span>' if pages else "") + "</div>"
-            + (f'<div class="src-section">Section: {e(heading)}</div>' if heading else "")
-            + f'<p class="src-text">{e(before)}<mark>{e(passage)}</mark>{e(after)}</p></div>'
-        )
+        parts.append(_card(c, anchor, f"{e(before)}<mark>{e(passage)}</mark>{e(after)}"))
     return "".join(parts)
+
+
+def retrieved_cards(citations, anchor: str) -> str:
+    """Provisional cards for the passages retrieval found, shown while the model writes; escaped.
+
+    The passage alone, without the document text around it: rebuilding each document costs a store
+    read per card, and the model waits for the page update before it writes its first token.
+    """
+    if not citations:
+        return '<p class="src-empty">No passages retrieved.</p>'
+    return "".join(_card(c, anchor, html.escape(c.text or ""), "src-retrieved") for c in citations)
+
+
+def _source_group(turn: int, question: str, cards: str, status: str = "") -> str:
+    """One answer's sources, open, under a summary naming the answer (and ``status``, if any)."""
+    note = f'<span class="src-status"> · {html.escape(status)}</span>' if status else ""
+    return (f'<details class="src-turn" open><summary>Answer {turn}: {html.escape(_first_line(question))}{note}'
+            f'</summary>{cards}</details>')
+
+
+def _folded(groups: list[str]) -> list[str]:
+    """Earlier answers' source groups, collapsed (the newest answer's stays open above them)."""
+    return [g.replace('<details class="src-turn" open>', '<details class="src-turn">', 1) for g in groups]
+
+
+# step → label, in the order the steps run; first token and total count from the question's arrival
+_TIMING_LABELS = {"rewrite_ms": "follow-up rewrite", "retrieve_ms": "retrieval", "first_token_ms": "first token",
+                  "generate_ms": "generation", "verify_ms": "verification", "total_ms": "total"}
+
+
+def _duration(ms: float) -> str:
+    return f"{ms:.0f} ms" if ms < 1000 else f"{ms / 1000:.2f} s"
+
+
+def timings_html(timings: dict[str, float]) -> str:
+    """A collapsed "Timings" list for under an answer: each step's time, in ms below a second, else s."""
+    known = [k for k in _TIMING_LABELS if k in timings]
+    extra = sorted(k for k in timings if k not in _TIMING_LABELS)  # a step added later still shows
+    items = "".join(
+        f"<li>{html.escape(_TIMING_LABELS.get(k, k.removesuffix('_ms').replace('_', ' ')))}: "
+        f"{html.escape(_duration(float(timings[k])))}</li>"
+        for k in known + extra if isinstance(timings[k], (int, float)))
+    if not items:
+        return ""
+    # one line and no blank line inside: Markdown passes it through as a single HTML block
+    return f'<details class="answer-timings"><summary>Timings</summary><ul>{items}</ul></details>'
 
 
 def _sources_panel(turns: list[str]) -> str:
@@ -430,7 +488,7 @@ def build_app(settings: Settings, answerer_factory: Callable[[], Any] | None = N
 
     def chat(pending: str, conv: dict, sources: list[str], date_from: str, date_to: str,
              top_k: float) -> Iterator[tuple]:
-        from rag.answer import Answer
+        from rag.answer import Answer, Citation, Retrieved
 
         conv = conv or fresh_conversation()
         question = (pending or "").strip()
@@ -451,6 +509,13 @@ def build_app(settings: Settings, answerer_factory: Callable[[], Any] | None = N
                 if isinstance(event, Answer):
                     final = event
                     break
+                if isinstance(event, Retrieved):
+                    if event.passages:  # none: the refusal follows at once
+                        found = [Citation.from_passage(n, p) for n, p in enumerate(event.passages, start=1)]
+                        group = _source_group(turn, question, retrieved_cards(found, f"ret-{turn}"),
+                                              "retrieved, answer being written")
+                        yield display, conv, _sources_panel([group] + _folded(conv["cards"])), "", ""
+                    continue
                 raw += str(event)
                 display[-1] = {"role": "assistant", "content": answer_markdown(raw) + " ▍"}
                 yield display, conv, gr.update(), "", ""
@@ -461,23 +526,25 @@ def build_app(settings: Settings, answerer_factory: Callable[[], Any] | None = N
             gr.Warning(msg)
             display[-1] = {"role": "assistant", "content": "⚠ " + _md_escape(f"Could not answer: {msg}")}
             conv = {**conv, "display": display}
-            yield display, conv, gr.update(), _status(msg), ""
+            # the provisional cards go: no answer will cite them
+            yield display, conv, _sources_panel(conv["cards"]), _status(msg), ""
             return
         numbers = {c.n for c in final.citations}
         content = answer_markdown(final.answer, anchor, numbers)
         dropped = getattr(final, "dropped", None) or []
         if dropped and not final.refused:
             content += f"\n\n*({len(dropped)} unsupported sentence{'s' if len(dropped) != 1 else ''} removed)*"
+        timings = timings_html(final.timings)
+        if timings:
+            content += "\n\n" + timings
         display[-1] = {"role": "assistant", "content": content}
-        cards = (f'<details class="src-turn" open><summary>Answer {turn}: {html.escape(_first_line(question))}'
-                 f'</summary>{source_cards(ctx.store, final.citations, anchor)}</details>')
+        cards = _source_group(turn, question, source_cards(ctx.store, final.citations, anchor))
         conv = {
             "history": conv["history"] + [{"role": "user", "content": question},
                                           {"role": "assistant", "content": final.answer}],
             "display": display,
             "turns": list(conv.get("turns", [])) + [(question, replace(final, passages=[], raw=""))],
-            "cards": [cards] + [c.replace('<details class="src-turn" open>', '<details class="src-turn">', 1)
-                                for c in conv["cards"]],
+            "cards": [cards] + _folded(conv["cards"]),
         }
         yield display, conv, _sources_panel(conv["cards"]), "", ""
 
@@ -767,4 +834,5 @@ def serve(settings: Settings, host: str = "127.0.0.1", port: int = 7860, auth: s
     launch(app, settings, host=host, port=port, auth=credentials)
 
 
-__all__ = ["build_app", "serve", "launch", "sanitize_filename", "ingest_uploads", "source_cards", "theme"]
+__all__ = ["build_app", "serve", "launch", "sanitize_filename", "ingest_uploads", "source_cards", "retrieved_cards",
+           "timings_html", "theme"]

@@ -5,6 +5,7 @@ import shutil
 import socket
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 from fakes import QueuedChatModel
@@ -50,11 +51,14 @@ def artifacts() -> Path:
 
 
 class SlowableChatModel(QueuedChatModel):
-    """QueuedChatModel that can be told to think for ``delay`` seconds before each reply."""
+    """QueuedChatModel that can be told to think for ``delay`` seconds before each reply, or to wait
+    for a ``gate`` (a ``threading.Event``) to open: a test can then look at the page mid-answer
+    for as long as it needs, and let the model go on when it is done."""
 
     delay: float = 0.0
     started: int = 0  # calls begun (counted before the delay)
     chunk_delay: float = 0.0  # pause between streamed chunks
+    gate: Any = None  # a threading.Event each reply waits for (at most 60 s, so a failed test cannot hang)
 
     def _stream(self, messages, stop=None, run_manager=None, **kw):
         for chunk in super()._stream(messages, stop, run_manager, **kw):
@@ -66,6 +70,8 @@ class SlowableChatModel(QueuedChatModel):
         self.started += 1
         if self.delay:
             time.sleep(self.delay)
+        if self.gate is not None:
+            self.gate.wait(60)
         return super()._next(messages)
 
 

@@ -13,7 +13,7 @@ pytestmark = [pytest.mark.filterwarnings("ignore:.*no_silent_downcasting"),  # i
               pytest.mark.filterwarnings("ignore:The copy keyword is deprecated")]
 
 from rag.app import (answer_markdown, briefing_markdown, build_app, ingest_uploads, is_loopback, launch, parse_auth,
-                     sanitize_filename, serve, source_cards)
+                     retrieved_cards, sanitize_filename, serve, source_cards, timings_html)
 
 
 @pytest.fixture(scope="module")
@@ -225,6 +225,34 @@ def test_source_card_shows_the_page_of_a_pdf_passage(pdf_store):
     plain = Citation(n=1, source="000_e3a7af6ccd77722d.txt", title="T", date=None, chunk_id=text_chunk.id,
                      text=text_chunk.body)
     assert "src-page" not in source_cards(pdf_store, [plain], "src-1")
+
+
+def test_retrieved_cards_show_the_passage_alone_escaped_under_their_own_ids():
+    from rag.answer import Citation
+
+    found = [Citation(n=1, source="a<b>.txt", title="<i>T</i>", date=None, chunk_id="x", text="Talks <script>x</script>",
+                      start=0, end=24),
+             Citation(n=2, source="b.pdf", title="B", date="2021-03-03", chunk_id="y", text="Grain", page=3)]
+    cards = retrieved_cards(found, "ret-2")
+    assert 'id="ret-2-1"' in cards and 'id="ret-2-2"' in cards
+    assert cards.count('class="src-card src-retrieved"') == 2
+    assert "<script>" not in cards and "<i>" not in cards and "&lt;script&gt;" in cards and "a&lt;b&gt;.txt" in cards
+    assert "<mark>" not in cards  # nothing is cited yet: no passage is highlighted
+    assert '<span class="src-page">p. 3</span>' in cards
+    assert "No passages retrieved" in retrieved_cards([], "ret-1")
+
+
+def test_timings_are_a_collapsed_list_in_ms_below_a_second():
+    out = timings_html({"total_ms": 4012.4, "retrieve_ms": 41.6, "generate_ms": 2100.0, "first_token_ms": 1890.2,
+                        "verify_ms": 12.3, "<odd>_ms": 5.0})
+    assert out.startswith('<details class="answer-timings"><summary>Timings</summary>') and " open" not in out
+    assert "\n" not in out  # one HTML block for the chat's Markdown
+    items = out.split("<ul>", 1)[1].split("</ul>", 1)[0].replace("</li>", "").split("<li>")[1:]
+    assert items == ["retrieval: 42 ms", "first token: 1.89 s", "generation: 2.10 s", "verification: 12 ms",
+                     "total: 4.01 s", "&lt;odd&gt;: 5 ms"]
+    # refused before generation: only the steps that ran
+    assert "first token" not in timings_html({"retrieve_ms": 30.0, "generate_ms": 0.0, "total_ms": 31.0})
+    assert timings_html({}) == ""
 
 
 def test_ingest_uploads_sanitises_names_and_reports_rejections(tmp_path):

@@ -8,6 +8,7 @@ from __future__ import annotations
 import ipaddress
 import os
 import re
+import threading
 import time
 from pathlib import Path
 from urllib.parse import urlparse
@@ -115,6 +116,43 @@ def test_raw_tokens_stream_then_the_verified_answer_replaces_them(page, fake_llm
     page.locator("#chatbot button[aria-label='Clear']").first.click()
     page.wait_for_function("() => !document.querySelector('#sources .src-card')")
 
+
+def test_retrieved_sources_show_at_once_and_timings_under_the_answer(page, artifacts, app_settings, fake_llm, seed_qa):
+    """The passages appear while the model is still to write; the verified answer's cards replace them."""
+    question, _ = seed_qa
+    gate = threading.Event()
+    fake_llm.gate = gate  # the model holds its reply until the page has been checked
+    try:
+        page.locator("#question textarea").fill(question)
+        page.locator("#send").click()
+        retrieved = page.locator("#sources .src-card.src-retrieved")
+        retrieved.first.wait_for()
+        assert not gate.is_set() and page.locator("#chatbot a.cite").count() == 0, "the answer was already final"
+        assert page.locator("#sources #src-1-1").count() == 0
+        assert "retrieved, answer being written" in page.locator("#sources summary").first.inner_text()
+        assert retrieved.count() == app_settings.top_k
+        assert page.locator("#sources #ret-1-1").count() == 1
+        assert any("Ryzhenkov" in t for t in retrieved.locator(".src-text").all_inner_texts())
+        assert page.locator("#chatbot").get_by_text("reading the passages").count() >= 1
+        shot(page, artifacts, "retrieved_sources")
+    finally:
+        gate.set()
+        fake_llm.gate = None
+    page.locator("#sources #src-1-1").wait_for()
+    assert page.locator("#sources .src-retrieved").count() == 0
+    assert "answer being written" not in page.locator("#sources").inner_text()
+    timings = page.locator("#chatbot details.answer-timings").last
+    timings.wait_for()
+    assert timings.get_attribute("open") is None, "the timings are shown on request only"
+    assert not timings.locator("li").first.is_visible()
+    timings.locator("summary").click()
+    timings.locator("li").first.wait_for(state="visible")
+    text = timings.inner_text()
+    for step in ("retrieval", "first token", "generation", "verification", "total"):
+        assert re.search(rf"^{step}: \d+(\.\d+)? m?s$", text, re.M), text
+    shot(page, artifacts, "timings")
+    page.locator("#new-conversation").click()
+    page.wait_for_function("() => !document.querySelector('#sources .src-card')")
 
 def test_follow_up_keeps_the_conversation_and_new_conversation_clears_it(page, artifacts, fake_llm, seed_qa):
     page.locator("#question textarea").fill(seed_qa[0])

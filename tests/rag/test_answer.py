@@ -142,13 +142,57 @@ def test_stream_yields_tokens_then_answer(seed_store):
     assert events[-1].answer == "Lavrov met Maxim Ryzhenkov in Brest [1]."
 
 
+def test_stream_yields_the_retrieval_first_then_tokens_then_the_answer(seed_store):
+    from rag.answer import Answer, Retrieved
+
+    answerer, llm = make(seed_store, "Lavrov met Maxim Ryzhenkov in Brest [1].")
+    stream = answerer.stream("Who did Lavrov meet in Brest?")
+    first = next(stream)
+    # the passages are out before the model is asked anything: a front end can show them at once
+    assert isinstance(first, Retrieved) and llm.prompts == []
+    assert first.question == first.standalone_question == "Who did Lavrov meet in Brest?"
+    assert len(first.passages) == answerer.settings.top_k and first.retrieve_ms > 0
+    assert any("Ryzhenkov" in p.chunk.body for p in first.passages)
+    rest = list(stream)
+    kinds = ["token" if isinstance(e, str) else type(e).__name__ for e in rest]
+    assert kinds == ["token"] * (len(rest) - 1) + ["Answer"] and len(rest) > 2
+    answer = rest[-1]
+    assert isinstance(answer, Answer) and answer.passages == first.passages
+    # the answer cites the passages the event announced
+    assert {c.chunk_id for c in answer.citations} <= {p.chunk.id for p in first.passages}
+    steps = answer.timings
+    assert steps["retrieve_ms"] == first.retrieve_ms
+    assert 0 <= steps["verify_ms"] and steps["first_token_ms"] <= steps["total_ms"]
+    assert steps["retrieve_ms"] + steps["generate_ms"] + steps["verify_ms"] <= steps["total_ms"]
+
+
+def test_stream_of_a_refusal_before_generation_still_starts_with_the_retrieval(seed_store):
+    from rag.answer import Answer, Retrieved
+
+    answerer, llm = make(seed_store, "should not be used [1]")
+    events = list(answerer.stream("What is the recipe for sourdough bread with rye flour?"))
+    assert [type(e) for e in events] == [Retrieved, Answer] and llm.prompts == []
+    assert events[1].refused and "verify_ms" not in events[1].timings
+
+
+def test_a_follow_up_is_retrieved_as_its_rewrite(seed_store):
+    from rag.answer import Retrieved
+
+    answerer, _ = make(seed_store, "Where did Lavrov meet Maxim Ryzhenkov?", "Lavrov met Maxim Ryzhenkov in Brest [1].")
+    history = [{"role": "user", "content": "Who is Maxim Ryzhenkov?"},
+               {"role": "assistant", "content": "Belarus's foreign minister [1]."}]
+    first = next(answerer.stream("Where did they meet?", history=history))
+    assert isinstance(first, Retrieved)
+    assert (first.question, first.standalone_question) == ("Where did they meet?", "Where did Lavrov meet Maxim Ryzhenkov?")
+
+
 def test_json_shape(seed_store):
     answerer, _ = make(seed_store, "Lavrov met Maxim Ryzhenkov in Brest [1].")
     obj = json.loads(json.dumps(answerer.run("Who did Lavrov meet in Brest?").to_json()))
     assert set(obj) == {"question", "answer", "refused", "citations", "timings"}
     assert set(obj["citations"][0]) == {"n", "source", "title", "date", "chunk_id", "text", "page", "page_end"}
     assert obj["citations"][0]["page"] is None and obj["citations"][0]["page_end"] is None  # a .txt has no pages
-    assert set(obj["timings"]) == {"retrieve_ms", "generate_ms", "first_token_ms", "total_ms"}
+    assert set(obj["timings"]) == {"retrieve_ms", "generate_ms", "first_token_ms", "verify_ms", "total_ms"}
     assert 0 < obj["timings"]["first_token_ms"] <= obj["timings"]["total_ms"]
 
 

@@ -197,7 +197,7 @@ def test_ask_json_batch_from_stdin(cli, fake_llm, seed_store_dir):
         assert a["question"] == q
         assert a["answer"] == BREST_ANSWER
         assert a["refused"] is False
-        assert set(a["timings"]) == {"retrieve_ms", "generate_ms", "first_token_ms", "total_ms"}
+        assert set(a["timings"]) == {"retrieve_ms", "generate_ms", "first_token_ms", "verify_ms", "total_ms"}
         assert all(isinstance(v, (int, float)) and v >= 0 for v in a["timings"].values())
         assert len(a["citations"]) == 1
         c = a["citations"][0]
