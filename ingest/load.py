@@ -30,7 +30,6 @@ class LoadedFile:
     path: Path
     text: str
     format: str  # text | html | pdf | docx
-    encoding: str | None = None
     html_title: str | None = None
     html_date: str | None = None
     # PDF only: the text of each page in order (page n is pages[n - 1]; "" for a page with no text);
@@ -64,13 +63,13 @@ def load_file(path: Path, max_bytes: int) -> LoadedFile:
         return LoadedFile(path, "\n\n".join(p for p in pages if p), "pdf", pages=pages)
     if suffix in DOCX_SUFFIXES:
         return LoadedFile(path, _docx_text(path, data), "docx")
-    text, encoding = decode_text(path, data)
+    text, _ = decode_text(path, data)
     if suffix in HTML_SUFFIXES:
         body, title, date = _html_text(path, text)
-        return LoadedFile(path, body, "html", encoding, title, date)
+        return LoadedFile(path, body, "html", html_title=title, html_date=date)
     if not text.strip():
         raise LoadError(path, "empty file (only whitespace)")
-    return LoadedFile(path, text, "text", encoding)
+    return LoadedFile(path, text, "text")
 
 
 def decode_text(path: Path | str, data: bytes) -> tuple[str, str]:

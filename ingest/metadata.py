@@ -112,7 +112,3 @@ def _is_dateline(line: str) -> bool:
 
 def content_hash(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
-
-
-def years_mentioned(text: str) -> list[int]:
-    return sorted({int(y) for y in re.findall(r"\b(19[5-9]\d|20[0-4]\d)\b", text)})

@@ -186,11 +186,6 @@ class Ingestor:
         bar.close()
         return report
 
-    def store_document(self, doc: PreparedDocument) -> DocumentResult:
-        """Write one document's chunks: add what is new, then delete its stale chunks."""
-        plan = self._plan(doc)
-        return self._write(plan, self._embed([t for _, t, _ in plan.new]))
-
     # Documents are embedded together, a few batches' worth of new chunks at a time, because one
     # encode call per document (7-8 chunks each in the seeds) left the encoder's batches mostly
     # empty: the ingest path ran at 1/1.69 of the raw encoder (benchmarks/results.md, section 1).

@@ -41,6 +41,7 @@ chroma_option = click.option("--chroma-url", envvar="RAG_CHROMA_URL", default=No
 llm_option = click.option("--llm", envvar="RAG_LLM", default=None,
                           help="local (default) | gguf:/path/model.gguf | openai:MODEL (OPENAI_BASE_URL, OPENAI_API_KEY).")
 threads_option = click.option("--threads", type=int, default=None, help="CPU threads for the local model (default 2).")
+host_option = click.option("--host", default="127.0.0.1", show_default=True, help="Interface to bind.")
 
 
 @click.group()
@@ -292,7 +293,7 @@ def brief(topic, whole, timeline, out, as_json, store, chroma_url, llm, threads)
 @chroma_option
 @llm_option
 @threads_option
-@click.option("--host", default="127.0.0.1", show_default=True, help="Interface to bind.")
+@host_option
 @click.option("--port", default=7860, show_default=True, type=int)
 @click.option("--auth", envvar="RAG_AUTH", default=None, help="USER:PASSWORD (required off loopback; env RAG_AUTH).")
 @click.option("--ingest-seeds/--no-ingest-seeds", default=True, help="Ingest seeds/ first if the store is empty.")
@@ -312,7 +313,7 @@ def chat(store, chroma_url, llm, threads, host, port, auth, ingest_seeds) -> Non
 @chroma_option
 @llm_option
 @threads_option
-@click.option("--host", default="127.0.0.1", show_default=True, help="Interface to bind.")
+@host_option
 @click.option("--port", default=8000, show_default=True, type=int)
 @click.option("--api-key", envvar="RAG_API_KEY", default=None,
               help="Key clients must send as 'Authorization: Bearer KEY' (required off loopback; env RAG_API_KEY).")

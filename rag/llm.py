@@ -20,7 +20,7 @@ from langchain_core.callbacks import CallbackManagerForLLMRun
 from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage
 from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
-from pydantic import Field, PrivateAttr
+from pydantic import Field
 
 from rag.config import Settings
 
@@ -54,7 +54,6 @@ class LlamaCppChat(BaseChatModel):
     n_batch: int = 512
     max_tokens: int = 256
     stop: list[str] = Field(default_factory=list)
-    _lock: threading.Lock = PrivateAttr(default_factory=threading.Lock)
 
     @property
     def _llm_type(self) -> str:

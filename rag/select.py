@@ -37,7 +37,8 @@ class Selection:
 
 def _weights(question_words: set[str], sentences: list[list[str]]) -> dict[str, float]:
     n = sum(len(s) for s in sentences) or 1
-    df = {w: sum(1 for sents in sentences for s in sents if w in content_words(s)) for w in question_words}
+    words = [content_words(s) for sents in sentences for s in sents]  # once per sentence, not per question word
+    df = {w: sum(1 for ws in words if w in ws) for w in question_words}
     return {w: math.log(1.0 + n / (1.0 + df[w])) for w in question_words}
 
 

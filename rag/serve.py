@@ -137,9 +137,7 @@ def parse_request(req: ChatCompletionRequest, settings: Settings) -> tuple[str, 
 def citation_json(c: Any) -> dict[str, Any]:
     """One cited passage: n, source, title, date (ISO, or ``--MM-DD`` without a year), date_label,
     page and page_end (a PDF passage's pages, else null), chunk_id and text (the quoted passage)."""
-    return {"n": c.n, "source": c.source, "title": c.title, "date": c.date,
-            "date_label": getattr(c, "date_label", None), "page": getattr(c, "page", None),
-            "page_end": getattr(c, "page_end", None), "chunk_id": c.chunk_id, "text": c.text}
+    return {**c.to_json(), "date_label": c.date_label}
 
 
 def completion_json(answer: Any, completion_id: str, created: int) -> dict[str, Any]:

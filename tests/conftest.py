@@ -16,17 +16,22 @@ from rag.config import Settings  # noqa: E402  (sets the offline environment fir
 SEEDS = ROOT / "seeds"
 
 
-@pytest.fixture(scope="session")
-def seed_store_dir(tmp_path_factory) -> Path:
-    """A store ingested from seeds/ once per session (tests must not write to it)."""
+def _ingested_store(tmp_path_factory, name: str, docs: Path) -> Path:
+    """A new store in a fresh temporary directory ``name``, with everything under ``docs`` ingested."""
     from ingest.pipeline import Ingestor
     from rag.store import Store
 
-    path = tmp_path_factory.mktemp("seedstore")
+    path = tmp_path_factory.mktemp(name)
     settings = Settings.from_env(store_dir=path, chroma_url="")
-    report = Ingestor(Store(settings), settings).run([SEEDS], progress=False)
+    report = Ingestor(Store(settings), settings).run([docs], progress=False)
     assert report.ok and report.added > 0
     return path
+
+
+@pytest.fixture(scope="session")
+def seed_store_dir(tmp_path_factory) -> Path:
+    """A store ingested from seeds/ once per session (tests must not write to it)."""
+    return _ingested_store(tmp_path_factory, "seedstore", SEEDS)
 
 
 @pytest.fixture(scope="session")
@@ -47,17 +52,10 @@ def pdf_store_dir(tmp_path_factory) -> Path:
     text file, ingested once per session (tests must not write to it)."""
     from pdfs import write_report
 
-    from ingest.pipeline import Ingestor
-    from rag.store import Store
-
     docs = tmp_path_factory.mktemp("pdfdocs")
     write_report(docs / "water_report.pdf")
     shutil.copy(SEEDS / "000_e3a7af6ccd77722d.txt", docs / "000_e3a7af6ccd77722d.txt")
-    path = tmp_path_factory.mktemp("pdfstore")
-    settings = Settings.from_env(store_dir=path, chroma_url="")
-    report = Ingestor(Store(settings), settings).run([docs], progress=False)
-    assert report.ok and report.added > 0
-    return path
+    return _ingested_store(tmp_path_factory, "pdfstore", docs)
 
 
 @pytest.fixture(scope="session")

@@ -1,6 +1,7 @@
 import os
 
 import pytest
+from pdfs import write_pdf
 
 from ingest.load import LoadError, decode_text, load_file
 
@@ -76,28 +77,7 @@ def test_html_keeps_only_visible_text(tmp_path):
 
 
 def test_pdf_text(tmp_path):
-    pypdf = pytest.importorskip("pypdf")
-    from pypdf.generic import NameObject  # noqa: F401
-
-    # A minimal PDF with one text line, written by hand (pypdf cannot author text).
-    content = b"BT /F1 12 Tf 72 720 Td (Lavrov met Ryzhenkov in Brest.) Tj ET"
-    objs = [
-        b"<< /Type /Catalog /Pages 2 0 R >>",
-        b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
-        b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents 4 0 R /Resources << /Font << /F1 5 0 R >> >> >>",
-        b"<< /Length %d >>\nstream\n" % len(content) + content + b"\nendstream",
-        b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
-    ]
-    out, offsets = bytearray(b"%PDF-1.4\n"), []
-    for i, o in enumerate(objs, start=1):
-        offsets.append(len(out))
-        out += b"%d 0 obj\n" % i + o + b"\nendobj\n"
-    xref = len(out)
-    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objs) + 1)
-    out += b"".join(b"%010d 00000 n \n" % off for off in offsets)
-    out += b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (len(objs) + 1, xref)
-    p = tmp_path / "brief.pdf"
-    p.write_bytes(bytes(out))
+    p = write_pdf(tmp_path / "brief.pdf", ["Lavrov met Ryzhenkov in Brest."])
     assert "Lavrov met Ryzhenkov in Brest." in load_file(p, MB).text
 
 
@@ -146,8 +126,6 @@ def test_word_document_ingests_with_its_heading_as_context(tmp_path):
 
 
 def test_pdf_pages_are_kept_apart(tmp_path):
-    from pdfs import write_pdf
-
     p = write_pdf(tmp_path / "paged.pdf", ["First page: the budget.", [], "Third page: Olga Varenik inspected the dam."])
     loaded = load_file(p, MB)
     assert loaded.format == "pdf"
@@ -156,7 +134,5 @@ def test_pdf_pages_are_kept_apart(tmp_path):
 
 
 def test_pdf_with_only_blank_pages_is_an_error(tmp_path):
-    from pdfs import write_pdf
-
     with pytest.raises(LoadError, match="no extractable text"):
         load_file(write_pdf(tmp_path / "blank.pdf", [[], []]), MB)

@@ -1,5 +1,8 @@
 """rag/select.py: which sentences of a passage the model is shown."""
-from rag.select import GAP, select_sentences
+import math
+
+from rag.select import GAP, _weights, select_sentences
+from rag.verify import content_words
 
 BODY = ("The delegations met in the morning. Talks covered trade and energy. "
         "Ryzhenkov said the border with Poland was tense. He said new patrols began in May. "
@@ -36,3 +39,14 @@ def test_a_headline_glued_to_the_first_sentence_is_dropped():
     body = "Big Title Here On Monday the ministers met in Minsk. They signed a plan."
     [sel] = select_sentences("Where did the ministers meet?", [(body, "Big Title Here")], 1)
     assert sel.text.startswith("On Monday the ministers met in Minsk.")
+
+
+def test_a_question_word_weighs_the_log_inverse_of_the_sentences_holding_it():
+    sentences = [["Talks covered trade.", "The visit ended with a concert."],
+                 ["Talks covered energy prices.", "Officials discussed trade quotas for grain."]]
+    asked = content_words("Which talks covered grain quotas in Minsk?")
+    df = {**dict.fromkeys(content_words("talks covered"), 2), **dict.fromkeys(content_words("grain quotas"), 1),
+          **dict.fromkeys(content_words("Minsk"), 0)}
+    assert set(df) == asked
+    assert _weights(asked, sentences) == {w: math.log(1.0 + 4 / (1.0 + df[w])) for w in asked}  # 4 sentences
+    assert _weights(asked, []) == {w: math.log(2.0) for w in asked}  # no sentences: n counts as 1
