@@ -12,24 +12,17 @@ import time
 from pathlib import Path
 from typing import Any, Iterable
 
+from rag.config import OFFLINE_ENV, offline_environment
+
 ROOT = Path(__file__).resolve().parent.parent
 BENCH_DIR = ROOT / "benchmarks"
 SEEDS = ROOT / "seeds"
 RESULT_PREFIX = "BENCH-RESULT "
 
-OFFLINE_ENV = {
-    "HF_HUB_OFFLINE": "1",
-    "TRANSFORMERS_OFFLINE": "1",
-    "HF_HUB_DISABLE_TELEMETRY": "1",
-    "ANONYMIZED_TELEMETRY": "False",
-    "TOKENIZERS_PARALLELISM": "false",
-    "GRADIO_ANALYTICS_ENABLED": "False",
-}
-
 
 def offline() -> None:
-    for k, v in OFFLINE_ENV.items():
-        os.environ.setdefault(k, v)
+    """The benchmarks' entry points call this first: the product's offline environment (rag.config)."""
+    offline_environment()
 
 
 def log(msg: str) -> None:

@@ -12,12 +12,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from benchmarks.common import (SEEDS, dir_size_mib, emit, log, peak_rss_mib, rnd, rss_now, summary_ms)
-from benchmarks.common import offline
-
-offline()
-
-from rag.config import Settings  # noqa: E402  (after the offline environment is set)
+from benchmarks.common import SEEDS, dir_size_mib, emit, log, offline, peak_rss_mib, rnd, rss_now, summary_ms
+from rag.config import Settings
 
 
 def _settings(store_dir: Path, **kw: Any) -> Settings:
@@ -781,6 +777,7 @@ TASKS = {"ingest": task_ingest, "scale": task_scale, "seed_store": task_seed_sto
 
 
 def main(argv: list[str]) -> None:
+    offline()  # first: the tasks import chromadb, sentence-transformers and llama.cpp lazily
     task, args = argv[1], json.loads(argv[2]) if len(argv) > 2 else {}
     result = TASKS[task](args)
     emit(result)

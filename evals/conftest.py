@@ -20,7 +20,10 @@ EVALS = Path(__file__).resolve().parent
 ROOT = EVALS.parent
 sys.path.insert(0, str(EVALS))
 
-from rag.config import Settings  # noqa: E402
+from rag.config import Settings, offline_environment  # noqa: E402
+
+offline_environment()  # the eval session is an entry point: before anything imports chromadb, HF or the model
+
 from scoring import aggregate, briefing_figures, corpora, groups, load_tasks  # noqa: E402
 
 from harness import CONFIG, RESULTS  # noqa: E402

@@ -1,6 +1,6 @@
 """Access control shared by the two servers (`rag chat`, `rag serve`): who may bind where.
 
-Kept apart from rag/app.py so that `rag serve` checks its host without importing Gradio.
+Kept apart from the web app (rag/web/) so that `rag serve` checks its host without importing Gradio.
 """
 from __future__ import annotations
 
@@ -33,3 +33,15 @@ def is_loopback(host: str) -> bool:
         return ipaddress.ip_address(host).is_loopback
     except ValueError:
         return False
+
+
+def require_auth(host: str, auth: str | tuple[str, str] | None) -> tuple[str, str] | None:
+    """The web app's credentials for serving on ``host``: ``auth`` parsed (see :func:`parse_auth`).
+
+    Off loopback a password is required: without one this raises ValueError before anything starts.
+    """
+    credentials = parse_auth(auth)
+    if not is_loopback(host) and credentials is None:
+        raise ValueError(f"refusing to serve on {host} without a password: pass --auth USER:PASSWORD "
+                         "(or RAG_AUTH), or bind to 127.0.0.1")
+    return credentials

@@ -9,10 +9,12 @@ from __future__ import annotations
 import re
 import time
 from dataclasses import dataclass, field
-from typing import Any, Iterator, Sequence
+from typing import Any, Iterator, Protocol, Sequence
 
 from langchain_core.language_models import BaseChatModel
+from langchain_core.messages import BaseMessage
 from langchain_core.output_parsers import StrOutputParser
+from langchain_core.runnables import RunnableConfig
 
 from rag.config import Settings
 from rag.prompts import format_passages, load_prompt, passage_header
@@ -166,9 +168,15 @@ def stands_alone(question: str) -> bool:
 
 
 def history_text(history: Sequence[Any], turns: int = 3) -> str:
-    """Last ``turns`` exchanges as plain text; accepts [{'role','content'}] or [(user, assistant)]."""
+    """Last ``turns`` exchanges as plain text; accepts [{'role','content'}], [(user, assistant)] or
+    LangChain messages (human and AI ones; system and tool messages are not part of the conversation)."""
     lines: list[str] = []
-    for item in list(history)[-2 * turns:]:
+    # messages become the dicts the rest already reads, before the slice, so that a system message
+    # does not take the place of a turn
+    items = [{"role": "user" if m.type == "human" else "assistant", "content": m.text}
+             if isinstance(m, BaseMessage) else m
+             for m in history if not isinstance(m, BaseMessage) or m.type in ("human", "ai")]
+    for item in items[-2 * turns:]:
         if isinstance(item, dict):
             role = "User" if item.get("role") == "user" else "Assistant"
             lines.append(f"{role}: {item.get('content')}")
@@ -178,40 +186,64 @@ def history_text(history: Sequence[Any], turns: int = 3) -> str:
     return "\n".join(lines)
 
 
-class Answerer:
-    """Answers questions over a Store with a chat model; ``run`` or ``stream``."""
+class PassageSource(Protocol):
+    """What :class:`Answerer` needs of a retriever; :class:`rag.retrieve.Retriever` is one."""
 
-    def __init__(self, store: Store, llm: BaseChatModel, settings: Settings | None = None) -> None:
-        self.settings = settings or store.settings
+    def run(self, question: str, filters: Filters | None = None, top_k: int | None = None) -> Retrieval:
+        """The passages for ``question``, best first, and the best dense similarity (``min_score``)."""
+
+    def documents(self) -> dict[str, str]:
+        """Full text per source, for the false-premise check ({}: no check)."""
+
+
+class Answerer:
+    """Answers questions over a Store with a chat model; ``run`` or ``stream``.
+
+    ``retriever`` (default: a :class:`Retriever` over ``store``, which is then required) is any
+    :class:`PassageSource`; with one, ``store`` may be None (rag/chain.py answers over any LangChain
+    retriever this way). ``config`` (a LangChain RunnableConfig: callbacks, tags, metadata) is
+    passed to every model call, so that tracing and token callbacks reach the chat model.
+    """
+
+    def __init__(self, store: Store | None, llm: BaseChatModel, settings: Settings | None = None,
+                 retriever: PassageSource | None = None) -> None:
+        if store is None and (retriever is None or settings is None):
+            raise ValueError("Answerer needs a store, or a retriever and settings")
+        if settings is None:
+            settings = store.settings
+        self.settings = settings
         self.store = store
         self.llm = llm
-        self.retriever = Retriever(store, self.settings)
+        self.retriever: PassageSource = retriever if retriever is not None else Retriever(store, settings)
         self.answer_chain = load_prompt("answer") | llm | StrOutputParser()
         self.condense_chain = load_prompt("condense") | llm | StrOutputParser()
 
-    def standalone(self, question: str, history: Sequence[Any]) -> str:
+    def standalone(self, question: str, history: Sequence[Any], config: RunnableConfig | None = None) -> str:
         """Rewrite a follow-up into a standalone question; unchanged, without a model call, when there
         is no history or the question already stands alone (see :func:`stands_alone`)."""
         if not history or stands_alone(question):
             return question
-        rewritten = self.condense_chain.invoke({"history": history_text(history), "question": question}).strip()
+        rewritten = self.condense_chain.invoke({"history": history_text(history), "question": question},
+                                               config).strip()
         rewritten = rewritten.splitlines()[0].strip().strip('"') if rewritten else ""
         return rewritten or question
 
-    def retrieve(self, question: str, filters: Filters | None = None, top_k: int | None = None) -> Retrieval:
+    def retrieve(self, question: str, filters: Filters | None = None, top_k: int | None = None,
+                 config: RunnableConfig | None = None) -> Retrieval:
+        """The passages for ``question`` (``config`` is for subclasses that trace retrieval: rag/chain.py)."""
         return self.retriever.run(question, filters, top_k)
 
     def run(self, question: str, history: Sequence[Any] = (), filters: Filters | None = None,
-            top_k: int | None = None) -> Answer:
+            top_k: int | None = None, config: RunnableConfig | None = None) -> Answer:
         result: Answer | None = None
-        for event in self.stream(question, history, filters, top_k):
+        for event in self.stream(question, history, filters, top_k, config):
             if isinstance(event, Answer):
                 result = event
         assert result is not None
         return result
 
     def stream(self, question: str, history: Sequence[Any] = (), filters: Filters | None = None,
-               top_k: int | None = None) -> Iterator[Retrieved | str | Answer]:
+               top_k: int | None = None, config: RunnableConfig | None = None) -> Iterator[Retrieved | str | Answer]:
         """Yield a :class:`Retrieved` first, then raw tokens as the model writes them (none when the
         question is refused before generation), then the verified :class:`Answer`.
 
@@ -221,12 +253,12 @@ class Answerer:
         question = question.strip()
         if not question:
             raise ValueError("empty question")
-        if self.store.count() == 0:
+        if self.store is not None and self.store.count() == 0:
             raise LookupError(f"the store at {self.store.location} is empty: run `rag ingest PATH` first")
         t0 = time.perf_counter()
-        standalone = self.standalone(question, history)
+        standalone = self.standalone(question, history, config)
         t_rewrite = (time.perf_counter() - t0) * 1000.0
-        retrieval = self.retrieve(standalone, filters, top_k)
+        retrieval = self.retrieve(standalone, filters, top_k, config)
         passages = retrieval.passages
         timings = {"retrieve_ms": retrieval.elapsed_ms, "generate_ms": 0.0}
         if history:
@@ -241,7 +273,7 @@ class Answerer:
         note = self.premise_note(standalone)
         t1 = time.perf_counter()
         raw = ""
-        for token in self.answer_chain.stream({"passages": block, "question": standalone, "note": note}):
+        for token in self.answer_chain.stream({"passages": block, "question": standalone, "note": note}, config):
             if not raw:
                 timings["first_token_ms"] = (time.perf_counter() - t0) * 1000.0  # question received → first token
             raw += token

@@ -12,7 +12,7 @@ from typing import Any
 
 import click
 
-from rag.config import PROJECT_ROOT, Settings
+from rag.config import PROJECT_ROOT, Settings, offline_environment
 from rag.embed import ENCODERS, MODEL_NAME
 
 DEFAULT_SEEDS = PROJECT_ROOT / "seeds"
@@ -48,6 +48,8 @@ host_option = click.option("--host", default="127.0.0.1", show_default=True, hel
 @click.option("-v", "--verbose", is_flag=True, help="Log debug information to stderr.")
 def main(verbose: bool) -> None:
     """Ask questions about your documents and get cited answers and briefings, offline."""
+    # first, before any command imports chromadb, transformers or gradio (all imported lazily below)
+    offline_environment()
     logging.basicConfig(level=logging.DEBUG if verbose else logging.WARNING, stream=sys.stderr,
                         format="%(levelname)s %(name)s: %(message)s")
 

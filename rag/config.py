@@ -13,17 +13,29 @@ from pathlib import Path
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 
+# Set by the entry points (the `rag` command group, the web app's build_app/serve/launch, the test and
+# eval sessions, the benchmarks), never by an import: several libraries read these once, when they are
+# first imported (huggingface_hub: HF_HUB_OFFLINE; gradio imports huggingface_hub), so an entry point
+# calls offline_environment() before anything imports gradio, chromadb, transformers or
+# sentence-transformers (all are imported lazily, inside the functions that use them).
+OFFLINE_ENV: dict[str, str] = {
+    "HF_HUB_OFFLINE": "1",
+    "TRANSFORMERS_OFFLINE": "1",
+    "HF_HUB_DISABLE_TELEMETRY": "1",
+    "ANONYMIZED_TELEMETRY": "False",  # chromadb
+    "GRADIO_ANALYTICS_ENABLED": "False",
+    "TOKENIZERS_PARALLELISM": "false",
+}
+
+
 def offline_environment() -> None:
-    """Keep every library off the network: no hub downloads, no telemetry."""
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
-    os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
-    os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")  # chromadb
-    os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
-    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    """Keep every library off the network: no hub downloads, no telemetry.
 
-
-offline_environment()
+    Sets each variable of :data:`OFFLINE_ENV` unless the environment already gives it a value.
+    Idempotent; the entry points call it first (see above).
+    """
+    for name, value in OFFLINE_ENV.items():
+        os.environ.setdefault(name, value)
 
 
 @dataclass(frozen=True)

@@ -1,8 +1,10 @@
 """Generate: LLM backends behind one LangChain chat-model interface.
 
-``local`` (bundled Qwen2.5-Coder-1.5B GGUF), ``gguf:/path.gguf`` (any local GGUF) and
+``local`` (bundled Qwen2.5-Coder-1.5B GGUF), ``gguf:/path.gguf`` (any local GGUF),
 ``openai:MODEL`` (any OpenAI-compatible server through ChatOpenAI, configured by
-OPENAI_BASE_URL / OPENAI_API_KEY).
+OPENAI_BASE_URL / OPENAI_API_KEY) and ``fake:TEXT`` (replies TEXT to every prompt, streamed a
+character at a time: tests and examples choose it the way a user chooses a real model, as
+simonw/llm's ``-m mock``, instead of patching modules).
 
 The llama.cpp chat model is written here rather than taken from langchain-community because
 that wrapper defaults ``rope_freq_base`` to 10000 and ``n_batch`` to 8: the first overrides the
@@ -133,4 +135,11 @@ def make_llm(spec: str | None = None, settings: Settings | None = None) -> BaseC
             api_key=os.environ.get("OPENAI_API_KEY") or "not-needed",  # local servers ignore it
             timeout=600,
         )
-    raise ValueError(f"unknown --llm {spec!r}: use local, gguf:/path/to/model.gguf or openai:MODEL")
+    if spec.startswith("fake:"):
+        from langchain_core.language_models import FakeListChatModel
+
+        if not spec[5:]:
+            raise ValueError("--llm fake:TEXT needs the reply text")
+        # one response: FakeListChatModel then gives it to every call, from any thread
+        return FakeListChatModel(responses=[spec[5:]])
+    raise ValueError(f"unknown --llm {spec!r}: use local, gguf:/path/to/model.gguf, openai:MODEL or fake:TEXT")

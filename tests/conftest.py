@@ -11,7 +11,9 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))
 
-from rag.config import Settings  # noqa: E402  (sets the offline environment first)
+from rag.config import Settings, offline_environment  # noqa: E402
+
+offline_environment()  # the test session is an entry point: before any test imports chromadb, gradio, HF
 
 SEEDS = ROOT / "seeds"
 

@@ -119,8 +119,8 @@ def test_serve_refuses_a_public_host_without_auth(seed_settings):
 
 
 def test_serve_ingests_seeds_into_an_empty_store_then_launches(tmp_path, monkeypatch, capsys):
-    import rag.app as app_module
     import rag.llm
+    import rag.web.server
     from rag.config import Settings
 
     launched = {}
@@ -131,7 +131,7 @@ def test_serve_ingests_seeds_into_an_empty_store_then_launches(tmp_path, monkeyp
     def no_model(*a, **kw):
         raise AssertionError("the model must not be built before a question is asked")
 
-    monkeypatch.setattr(app_module, "launch", fake_launch)
+    monkeypatch.setattr(rag.web.server, "launch", fake_launch)
     monkeypatch.setattr(rag.llm, "make_llm", no_model)
     settings = Settings.from_env(store_dir=tmp_path / "store", chroma_url="")
     seeds = tmp_path / "seeds"
