@@ -22,13 +22,15 @@ from pathlib import Path
 from typing import Any, Iterator
 
 from benchmarks.common import SEEDS
+from rag.dates import MONTH_NAMES, MONTH_WORD_TITLE
 
-MONTHS = ["January", "February", "March", "April", "May", "June", "July", "August", "September",
-          "October", "November", "December"]
-_MONTH_RE = (r"(?:January|February|March|April|May|June|July|August|September|October|November|December"
-             r"|Jan|Feb|Mar|Apr|Jun|Jul|Aug|Sept|Sep|Oct|Nov|Dec)\.?")
+MONTHS = list(MONTH_NAMES)
+# the month words as the documents capitalise them (case-sensitive, as the corpus rewrites only those)
+_MONTH_RE = rf"(?:{MONTH_WORD_TITLE})\.?"
 _DAY_MONTH = re.compile(r"\b(\d{1,2})(?:st|nd|rd|th)?\s+" + _MONTH_RE + r"(?:,?\s+(\d{4}))?")
 _MONTH_DAY = re.compile(r"\b" + _MONTH_RE + r"\s+(\d{1,2})(?:st|nd|rd|th)?(?:\s*[-–]\s*\d{1,2})?(?:,?\s+(\d{4}))?\b")
+# Not rag.dates.YEAR (1900-2099) on purpose: the years a replica shifts are 1940-2049, so that a
+# shifted year stays a plausible one for these documents; the range shapes the benchmark corpus.
 _YEAR = re.compile(r"\b(19[4-9]\d|20[0-4]\d)\b")
 _CAP = re.compile(r"\b[A-Z][a-z]+\b")
 

@@ -263,18 +263,17 @@ def encoder_variants(st, texts: list[str], work: Path, reps: int, batch: int, pr
 # --- 2. retrieval at scale -----------------------------------------------------------------
 
 class _Bm25Probe:
-    """BM25-only search: the Retriever's own index when it exposes one, else an identical bm25s index."""
+    """BM25-only search: the Retriever's own (``lexical_search``) when it has one, else an identical
+    bm25s index (benchmarks also run against revisions that predate the public method)."""
 
     def __init__(self, retriever, store) -> None:
         self.retriever, self.store = retriever, store
         self.own = None
-        idx = getattr(retriever, "_bm25", None)
-        self.index = idx if idx is not None and hasattr(idx, "search") and hasattr(idx, "ensure") else None
+        self.lexical_search = getattr(retriever, "lexical_search", None)
 
     def search(self, q: str, k: int):
-        if self.index is not None:
-            self.index.ensure(self.store)
-            return self.index.search(q, k)
+        if self.lexical_search is not None:
+            return self.lexical_search(q, k)
         import bm25s
         import Stemmer
 

@@ -16,9 +16,10 @@ from typing import Any, Callable, Iterable
 
 from ingest.clean import clean_pages, clean_text
 from ingest.load import SUPPORTED_SUFFIXES, LoadError, load_file
-from ingest.metadata import content_hash, document_date, document_title, parse_iso
+from ingest.metadata import content_hash, document_date, document_title
 from ingest.split import Chunk, page_span, split_text
 from rag.config import Settings
+from rag.dates import parse_iso
 from rag.store import Store
 
 

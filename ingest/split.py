@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from langchain_text_splitters import RecursiveCharacterTextSplitter
 
-from ingest.metadata import _is_dateline
+from rag.dates import is_dateline
 
 # Paragraph, line, sentence end, clause, word: the splitter tries these in order.
 _SEPARATORS = [r"\n\n+", r"\n", r"(?<=[.!?…])[”\"’»)]?\s+(?=[A-Z“\"«(])", r"(?<=[;:])\s+", r"\s+"]
@@ -39,7 +39,7 @@ def _is_heading(block: str) -> bool:
     words = line.split()
     if not words or len(words) > 14:
         return False
-    if _is_dateline(line):
+    if is_dateline(line):
         return False
     return not line.endswith((".", ",", ";", "”", '"', "»", "’"))
 

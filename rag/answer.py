@@ -369,15 +369,16 @@ class Answerer:
         return (score, f"{REFUSAL_TEXT} The closest passage says: “{quote}” [1]",
                 [Citation.from_passage(1, passages[n - 1])])
 
-    @staticmethod
-    def _best_sentence(question: str, passages: list[Passage], strict: bool = True) -> tuple[float, int, str] | None:
+    def _best_sentence(self, question: str, passages: list[Passage], strict: bool = True) -> tuple[float, int, str] | None:
         """(score, passage number, quote) of the top passages' sentence that best supports the
         question's names and words (``strict``: :func:`rag.verify.support`, 0 when a name is missing;
-        otherwise the share of the question's content words it holds); None below 0.3."""
+        otherwise the share of the question's content words it holds); None below the floor.
+
+        The top passages: the first ``settings.quote_passages``; the floor: ``settings.quote_min_support``."""
         best: tuple[float, int, str] | None = None
         asked = re.sub(_SLOT_WORDS, " ", question)  # "what date": the date is what the sentence should hold
         asked_words = content_words(asked)
-        for i, p in enumerate(passages[:3], start=1):
+        for i, p in enumerate(passages[:self.settings.quote_passages], start=1):
             for sent in body_sentences(p.chunk.body, p.meta.get("title")):
                 if strict:
                     score = support(asked, sent)
@@ -385,7 +386,7 @@ class Answerer:
                     score = len(asked_words & content_words(sent)) / len(asked_words) if asked_words else 0.0
                 if best is None or score > best[0]:
                     best = (score, i, sent)
-        if best is None or best[0] < 0.3:
+        if best is None or best[0] < self.settings.quote_min_support:
             return None
         # a document's own citation-like markers ("[12]") must not pass for citations of the answer
         return best[0], best[1], strip_citations(best[2]).strip('“”" ')

@@ -12,6 +12,8 @@ import os
 import tempfile
 from pathlib import Path
 
+from rag.config import Settings
+
 GGUF_PARTS = 22
 GGUF_PART_VERSION = "0.2.0"
 GGUF_SIZE = 1_117_320_768
@@ -35,9 +37,9 @@ def embedding_model_path() -> Path:
     return path
 
 
-def cache_dir() -> Path:
-    base = os.environ.get("RAG_CACHE_DIR") or os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "rag-briefing"
+def cache_dir(settings: Settings | None = None) -> Path:
+    """Folder of the cached model files: :attr:`Settings.model_cache_dir` (RAG_CACHE_DIR, else the XDG cache)."""
+    return (settings or Settings.from_env()).model_cache_dir
 
 
 def _part_file(n: int) -> Path:
@@ -58,9 +60,9 @@ def _part_file(n: int) -> Path:
     raise AssetError(f"{dist_name} has no data/{wanted}: pip install --force-reinstall {dist_name}=={GGUF_PART_VERSION}")
 
 
-def gguf_path(progress: bool = True) -> Path:
+def gguf_path(progress: bool = True, settings: Settings | None = None) -> Path:
     """The verified GGUF in the cache, assembled from its parts on first use."""
-    target = cache_dir() / GGUF_NAME
+    target = cache_dir(settings) / GGUF_NAME
     marker = target.with_suffix(".verified")
     if target.is_file() and marker.is_file() and target.stat().st_size == GGUF_SIZE:
         return target  # verified once already; re-hashing 1 GB each start costs seconds

@@ -17,22 +17,15 @@ from typing import Any, Callable
 
 from langchain_core.output_parsers import StrOutputParser
 
-from ingest.metadata import MONTH_NAMES, DocDate, _is_dateline, find_dates, parse_iso
 from rag.answer import Answerer, Citation, evidence_text
+from rag.dates import DocDate, find_dates, is_dateline, parse_iso
 from rag.prompts import format_passages, load_prompt
 from rag.retrieve import Filters, Passage
 from rag.verify import CheckedSentence, body_sentences, strip_citations, support, verify_answer
 
 Progress = Callable[[str], None]
-MAX_BULLETS = 10
-PASSAGES_PER_DOC = 3
-MAX_SECTIONS = 6  # main events asked of one undated document (one model call each)
-# A topic briefing maps a document only if its best BM25 score for the topic reaches this share of the
-# best document's. Dense similarity cannot choose: every seed scores 0.6-0.8 on every topic (news on
-# one subject), while the topic's names and places (Ryzhenkov, Brest, Iskander) are rare words that
-# BM25 weighs. 0.5 was read off the eval topics' scores (in-sample; see the commit measuring it).
-DOC_MIN_LEXICAL = 0.5
-YEAR_WINDOW_DAYS = 60  # a yearless date in a dated document takes a year only if it falls this close to it
+# The knobs (bullets, passages per document, sections, the lexical share a document needs, the year
+# window of a yearless date, the quote length) are Settings fields, brief_*: see rag/config.py.
 
 
 @dataclass
@@ -85,16 +78,16 @@ class Briefer:
         lexical = self.answerer.retriever.lexical_scores(topic) if topic else {}
         top = max(lexical.values(), default=0.0)
         for info in store.sources():
-            if topic and top > 0 and lexical.get(info.source, 0.0) < DOC_MIN_LEXICAL * top:
+            if topic and top > 0 and lexical.get(info.source, 0.0) < self.settings.brief_doc_min_lexical * top:
                 continue  # the topic's rare words (names, places) are much weaker here than in the best document
             if topic:
-                r = self.answerer.retriever.run(topic, Filters(sources=(info.source,)), top_k=PASSAGES_PER_DOC)
+                r = self.answerer.retriever.run(topic, Filters(sources=(info.source,)), top_k=self.settings.brief_passages_per_doc)
                 if not r.passages or r.best_dense < self.settings.min_score:
                     continue
                 passages = r.passages
             else:
                 chunks = sorted(store.get(where={"source": info.source}), key=lambda c: c.metadata.get("chunk_index", 0))
-                passages = [Passage(c, 1.0) for c in chunks[:PASSAGES_PER_DOC]]
+                passages = [Passage(c, 1.0) for c in chunks[:self.settings.brief_passages_per_doc]]
             docs.append((info.source, passages))
         docs.sort(key=lambda d: _date_key(d[1][0].meta))
         return docs
@@ -121,7 +114,7 @@ class Briefer:
             per_doc.append([s for s in checked.sentences if s.citations])
         # Every mapped document is on the topic (see gather), so each keeps a share of the bullets:
         # a plain cut in date order dropped the last documents' bullets (--all lost the Brest visit).
-        sentences = _share(per_doc, MAX_BULLETS)
+        sentences = _share(per_doc, self.settings.brief_max_bullets)
         progress("writing the lead")
         bullet_text = "\n".join(f"- {s.text} " + "".join(f"[{n}]" for n in s.citations) for s in sentences)
         title, lead = label, []
@@ -141,7 +134,7 @@ class Briefer:
         if lead:
             md += [" ".join(cite(s) for s in lead), ""]
         md += [f"- {b}" for b in bullets] or ["The documents hold no supported statement on this topic."]
-        md += ["", "## Sources", ""] + _source_lines(citations)
+        md += ["", "## Sources", ""] + _source_lines(citations, self.settings.brief_quote_chars)
         return Briefing(topic, "\n".join(md) + "\n", citations, bullets)
 
     # --- timeline
@@ -154,13 +147,15 @@ class Briefer:
             doc_date = parse_iso(passages[0].meta.get("date"))
             chunks = self.answerer.store.get(where={"source": source})
             chunks.sort(key=lambda c: c.metadata.get("chunk_index", 0))
-            found = _dated_sentences(chunks, doc_date, i, title=passages[0].meta.get("title"))
+            found = _dated_sentences(chunks, doc_date, i, title=passages[0].meta.get("title"),
+                                     window_days=self.settings.brief_year_window_days)
             if topic:
                 found = [e for e in found if support(topic, e.text) > 0 or any(e.passage.chunk.id == p.chunk.id for p in passages)]
             # A document whose own date is unknown may date only side events (its main ones undated):
             # its main events are added, shown as "Date unknown" rather than guessed.
             if not found or doc_date is None:
-                for group in ([passages] if topic else _sections(chunks, passages)):
+                for group in ([passages] if topic else _sections(chunks, passages, self.settings.brief_max_sections,
+                                                                    self.settings.brief_passages_per_doc)):
                     found.append(self._main_event(group, doc_date, i))
             events.extend(e for e in found if e is not None)
         events.sort(key=TimelineEvent.sort_key)
@@ -175,7 +170,7 @@ class Briefer:
             lines.append(f"- **{e.date_label}** — {_with_marks(e.text, [n])}")
         title = f"Timeline: {topic}" if topic else "Timeline"
         md = [f"# {title}", ""] + (lines or ["The documents hold no dated events on this topic."])
-        md += ["", "## Sources", ""] + _source_lines(citations)
+        md += ["", "## Sources", ""] + _source_lines(citations, self.settings.brief_quote_chars)
         return Briefing(topic, "\n".join(md) + "\n", citations, [l[2:] for l in lines])
 
     def _main_event(self, passages: list[Passage], doc_date: DocDate | None, order: int) -> TimelineEvent | None:
@@ -189,7 +184,8 @@ class Briefer:
         return TimelineEvent(doc_date, s.text, passages[s.citations[0] - 1], order)
 
 
-def _dated_sentences(chunks, doc_date: DocDate | None, order: int, title: str | None = None) -> list[TimelineEvent]:
+def _dated_sentences(chunks, doc_date: DocDate | None, order: int, title: str | None = None, *,
+                     window_days: int) -> list[TimelineEvent]:
     """Sentences that carry a day+month date, dated from the text (year from the document when safe).
 
     Sentences are split per paragraph, so a dateline on its own line never glues onto the next
@@ -204,7 +200,7 @@ def _dated_sentences(chunks, doc_date: DocDate | None, order: int, title: str | 
         for paragraph in re.split(r"\n\s*\n", chunk.body):
             sents = body_sentences(paragraph, title)
             for i, sent in enumerate(sents):
-                if _is_dateline(sent) or sent in seen:
+                if is_dateline(sent) or sent in seen:
                     continue
                 dates = find_dates(sent)
                 if not dates:
@@ -213,7 +209,7 @@ def _dated_sentences(chunks, doc_date: DocDate | None, order: int, title: str | 
                 text = sent.strip()
                 if i + 1 < len(sents) and _continues(text, sents[i + 1]):
                     text = f"{text} {sents[i + 1].strip()}"
-                date = _resolve_year(dates[0][1], doc_date)
+                date = _resolve_year(dates[0][1], doc_date, window_days)
                 events.append(TimelineEvent(date, text, Passage(chunk, 1.0), order))
     return events
 
@@ -234,23 +230,23 @@ def _continues(dated: str, following: str, max_chars: int = 300) -> bool:
     return any(w in names for w in words)
 
 
-def _sections(chunks, fallback: list[Passage]) -> list[list[Passage]]:
-    """The first passages of each section of a document (text before its first heading counts as
-    one), at most MAX_SECTIONS: an undated document that reports several events under its own
+def _sections(chunks, fallback: list[Passage], max_sections: int, per_section: int) -> list[list[Passage]]:
+    """The first ``per_section`` passages of each section of a document (text before its first heading
+    counts as one), at most ``max_sections``: an undated document that reports several events under its own
     headings gets one main event per section, not only the first section's."""
     groups: dict[str, list[Passage]] = {}
     for chunk in chunks:
         key = (chunk.metadata.get("heading") or "").split(" — ")[0]
-        if key not in groups and len(groups) == MAX_SECTIONS:
+        if key not in groups and len(groups) == max_sections:
             continue
         group = groups.setdefault(key, [])
-        if len(group) < PASSAGES_PER_DOC:
+        if len(group) < per_section:
             group.append(Passage(chunk, 1.0))
     return list(groups.values()) or [fallback]
 
 
-def _resolve_year(date: DocDate, doc_date: DocDate | None) -> DocDate:
-    """Give a yearless date a year only when it falls within YEAR_WINDOW_DAYS of the document's date:
+def _resolve_year(date: DocDate, doc_date: DocDate | None, window_days: int) -> DocDate:
+    """Give a yearless date a year only when it falls within ``window_days`` of the document's date:
     in the document's year, or across New Year ("on 19 December" in an article of 12 January 2023
     is 19 December 2022). Anything further away stays year-unknown: it could be any year."""
     if date.year or not doc_date or not doc_date.year:
@@ -264,7 +260,7 @@ def _resolve_year(date: DocDate, doc_date: DocDate | None) -> DocDate:
             candidate = dt.date(year, date.month, date.day)
         except ValueError:  # 29 February in a common year
             continue
-        if abs((candidate - anchor).days) <= YEAR_WINDOW_DAYS:
+        if abs((candidate - anchor).days) <= window_days:
             return DocDate(date.month, date.day, year)
     return date
 
@@ -310,11 +306,9 @@ def _with_marks(text: str, numbers: list[int]) -> str:
     return f"{m.group(1)} {marks}{m.group(2) or '.'}"
 
 
-QUOTE_CHARS = 160  # characters of each cited passage quoted under its document in the source list
-
-
-def _source_lines(citations: list[Citation]) -> list[str]:
-    """The source list: each document once, the passages cited from it under it (number, page, quote)."""
+def _source_lines(citations: list[Citation], quote_chars: int) -> list[str]:
+    """The source list: each document once, the passages cited from it under it (number, page, and
+    a quote of at most ``quote_chars`` characters, cut at a word)."""
     by_doc: dict[str, list[Citation]] = {}
     for c in citations:
         by_doc.setdefault(c.source, []).append(c)
@@ -324,10 +318,10 @@ def _source_lines(citations: list[Citation]) -> list[str]:
         lines.append(f"- {first.title or source} — {first.date_label or 'no date'} — `{source}`")
         for c in cited:
             text = " ".join(c.text.split())
-            quote = text if len(text) <= QUOTE_CHARS else text[:QUOTE_CHARS].rsplit(" ", 1)[0] + " …"
+            quote = text if len(text) <= quote_chars else text[:quote_chars].rsplit(" ", 1)[0] + " …"
             page = f"{c.page_label} — " if c.page_label else ""
             lines.append(f"  - [{c.n}] {page}“{quote}”")
     return lines
 
 
-__all__ = ["Briefer", "Briefing", "TimelineEvent", "MONTH_NAMES"]
+__all__ = ["Briefer", "Briefing", "TimelineEvent"]

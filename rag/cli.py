@@ -297,7 +297,8 @@ def brief(topic, whole, timeline, out, as_json, store, chroma_url, llm, threads)
 @threads_option
 @host_option
 @click.option("--port", default=7860, show_default=True, type=int)
-@click.option("--auth", envvar="RAG_AUTH", default=None, help="USER:PASSWORD (required off loopback; env RAG_AUTH).")
+# no click envvar: RAG_AUTH is read by Settings (its `auth` field), with every other RAG_* variable
+@click.option("--auth", default=None, help="USER:PASSWORD (required off loopback; env RAG_AUTH).")
 @click.option("--ingest-seeds/--no-ingest-seeds", default=True, help="Ingest seeds/ first if the store is empty.")
 def chat(store, chroma_url, llm, threads, host, port, auth, ingest_seeds) -> None:
     """Serve the chat app (Gradio) over the stored documents."""
@@ -305,7 +306,9 @@ def chat(store, chroma_url, llm, threads, host, port, auth, ingest_seeds) -> Non
 
     settings = _settings(store, llm, chroma_url, n_threads=threads)
     try:
-        serve(settings, host=host, port=port, auth=auth, ingest_seeds=DEFAULT_SEEDS if ingest_seeds else None)
+        if auth:  # the flag wins over RAG_AUTH; a malformed one is refused like a refused bind (exit 1)
+            settings = settings.with_(auth=auth)
+        serve(settings, host=host, port=port, ingest_seeds=DEFAULT_SEEDS if ingest_seeds else None)
     except ValueError as exc:
         raise click.ClickException(str(exc)) from None
 
@@ -317,19 +320,20 @@ def chat(store, chroma_url, llm, threads, host, port, auth, ingest_seeds) -> Non
 @threads_option
 @host_option
 @click.option("--port", default=8000, show_default=True, type=int)
-@click.option("--api-key", envvar="RAG_API_KEY", default=None,
+# no click envvar: RAG_API_KEY is read by Settings (its `api_key` field)
+@click.option("--api-key", default=None,
               help="Key clients must send as 'Authorization: Bearer KEY' (required off loopback; env RAG_API_KEY).")
 def serve_api(store, chroma_url, llm, threads, host, port, api_key) -> None:
     """Serve an OpenAI-compatible API (/v1/chat/completions, /v1/models) over the stored documents."""
     from rag import serve as api
 
-    settings = _settings(store, llm, chroma_url, n_threads=threads)
+    settings = _settings(store, llm, chroma_url, n_threads=threads, api_key=api_key or None)  # "": no key
     try:
-        api.check_bind(host, api_key)  # before the model is loaded
+        api.check_bind(host, settings.api_key)  # before the model is loaded
     except ValueError as exc:
         raise click.ClickException(str(exc)) from None
     answerer = _answerer(settings)
-    api.run(lambda: answerer, settings, host=host, port=port, api_key=api_key)
+    api.run(lambda: answerer, settings, host=host, port=port, api_key=settings.api_key)
 
 
 if __name__ == "__main__":

@@ -10,7 +10,12 @@ import os
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 
+from rag.access import parse_auth
+
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
+# The sentence encoders a store can be built with (rag/embed.py builds them). Listed here, at the bottom
+# layer, so that validate() checks a name without importing the embedding code.
+ENCODERS: tuple[str, ...] = ("onnx-int8", "torch-fp32")
 
 
 # Set by the entry points (the `rag` command group, the web app's build_app/serve/launch, the test and
@@ -62,6 +67,10 @@ class Settings:
     # watchfiles' debounce: changes arriving within this window are taken together
     watch_debounce_ms: int = 500
 
+    # Where the assembled GGUF and the int8 ONNX encoder are cached (RAG_CACHE_DIR), in a "rag-briefing"
+    # folder under it; None: $XDG_CACHE_HOME, else ~/.cache (see model_cache_dir).
+    cache_dir: Path | None = None
+
     # --- retrieval
     # Passages shown to the model. 4 rather than 5, measured with the evals: fact pass 0.656 -> 0.705,
     # generation 23.0 -> 17.3 s per question (prompt processing is most of it), recall@k 0.972 -> 0.949.
@@ -95,6 +104,31 @@ class Settings:
     # (not a refusal) if it holds every name and number of the question and this share of its content
     # words; below it the quote only accompanies a refusal. 1.01 turns quoting-as-answer off.
     extract_min_support: float = 0.75
+    # The refusal's "closest passage" quote (rag/answer.py: Answerer.closest_evidence) is sought among
+    # the first this many retrieved passages, and only a sentence scoring at least quote_min_support
+    # (the share of the question's words it holds: Answerer._best_sentence) is quoted; below it the
+    # refusal stands bare. 3 and 0.3 as they were hard-coded there.
+    quote_passages: int = 3
+    quote_min_support: float = 0.3
+
+    # --- briefings and timelines (rag/brief.py)
+    brief_max_bullets: int = 10  # bullets in one briefing, taken round-robin over its documents
+    brief_passages_per_doc: int = 3  # passages of one document mapped to its bullets (and per timeline section)
+    brief_max_sections: int = 6  # main events asked of one undated document (one model call each)
+    # A topic briefing maps a document only if its best BM25 score for the topic reaches this share of the
+    # best document's. Dense similarity cannot choose: every seed scores 0.6-0.8 on every topic (news on
+    # one subject), while the topic's names and places (Ryzhenkov, Brest, Iskander) are rare words that
+    # BM25 weighs. 0.5 was read off the eval topics' scores (in-sample; see the commit measuring it).
+    brief_doc_min_lexical: float = 0.5
+    # a yearless date in a dated document takes a year only if it falls within this many days of its date
+    brief_year_window_days: int = 60
+    brief_quote_chars: int = 160  # characters of each cited passage quoted under its document in the sources
+
+    # --- access (`rag chat`, `rag serve`): secrets, so kept out of repr(); off loopback each is required
+    # (rag/access.py, rag/serve.py). auth: USER:PASSWORD for the web app (RAG_AUTH, --auth);
+    # api_key: the Bearer key of the OpenAI-compatible API (RAG_API_KEY, --api-key).
+    auth: str | None = field(default=None, repr=False)
+    api_key: str | None = field(default=None, repr=False)
 
     # --- serve (`rag serve`, rag/serve.py): limits on one chat completion request; larger ones get a 400
     serve_max_messages: int = 64  # messages in one request (the question plus the history before it)
@@ -118,6 +152,13 @@ class Settings:
         settings.validate()
         return settings
 
+    @property
+    def model_cache_dir(self) -> Path:
+        """The folder of the cached model files: ``<cache_dir>/rag-briefing``; with no cache_dir set,
+        under $XDG_CACHE_HOME or ~/.cache (read here, when asked: the XDG variable is not ours)."""
+        base = self.cache_dir or os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+        return Path(base) / "rag-briefing"
+
     def with_(self, **changes: object) -> "Settings":
         new = replace(self, **changes)
         new.validate()
@@ -133,8 +174,6 @@ class Settings:
             raise ValueError("need 1 <= top_k <= candidates")
         if not 0.0 <= self.min_score <= 1.0:
             raise ValueError("min_score must be within [0, 1]")
-        from rag.embed import ENCODERS  # here, not at the top: importing config stays cheap
-
         if self.encoder is not None and self.encoder not in ENCODERS:
             raise ValueError(f"encoder must be one of {', '.join(ENCODERS)}, got {self.encoder!r}")
         if self.max_per_source < 0:
@@ -149,6 +188,16 @@ class Settings:
             raise ValueError("watch_settle_ms must be >= 0 and watch_debounce_ms >= 1")
         if self.serve_max_messages < 1 or self.serve_max_message_chars < 1:
             raise ValueError("serve_max_messages and serve_max_message_chars must be >= 1")
+        if self.quote_passages < 1 or not 0.0 <= self.quote_min_support <= 1.0:
+            raise ValueError("quote_passages must be >= 1 and quote_min_support within [0, 1]")
+        if min(self.brief_max_bullets, self.brief_passages_per_doc, self.brief_max_sections, self.brief_quote_chars) < 1:
+            raise ValueError("brief_max_bullets, brief_passages_per_doc, brief_max_sections and brief_quote_chars "
+                             "must be >= 1")
+        if not 0.0 <= self.brief_doc_min_lexical <= 1.0 or self.brief_year_window_days < 0:
+            raise ValueError("brief_doc_min_lexical must be within [0, 1] and brief_year_window_days >= 0")
+        parse_auth(self.auth)  # ValueError unless None or USER:PASSWORD
+        if self.api_key is not None and not self.api_key.strip():
+            raise ValueError("api_key must not be blank")
 
 
 def _coerce(type_name: object, raw: str, name: str) -> object:

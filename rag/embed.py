@@ -34,9 +34,9 @@ import numpy as np
 from langchain_core.embeddings import Embeddings
 
 from rag.assets import cache_dir, embedding_model_path
+from rag.config import ENCODERS  # the names live in the config, which validates them
 
 MODEL_NAME = "all-MiniLM-L6-v2"
-ENCODERS = ("onnx-int8", "torch-fp32")
 DEFAULT_ENCODER = "onnx-int8"
 LEGACY_ENCODER = "torch-fp32"  # what a store that records no encoder was built with
 EXPORT_FORMAT = 1  # bump when the export or quantisation recipe changes: a new cache file is built

@@ -2,9 +2,11 @@
 
 ``local`` (bundled Qwen2.5-Coder-1.5B GGUF), ``gguf:/path.gguf`` (any local GGUF),
 ``openai:MODEL`` (any OpenAI-compatible server through ChatOpenAI, configured by
-OPENAI_BASE_URL / OPENAI_API_KEY) and ``fake:TEXT`` (replies TEXT to every prompt, streamed a
-character at a time: tests and examples choose it the way a user chooses a real model, as
-simonw/llm's ``-m mock``, instead of patching modules).
+OPENAI_BASE_URL / OPENAI_API_KEY), ``fake:TEXT`` (replies TEXT to every prompt, streamed a
+character at a time) and ``fake-list:["one", "two"]`` (those replies in turn): tests and examples
+choose them the way a user chooses a real model, as simonw/llm's ``-m mock``, instead of patching
+modules. ``register_llm`` adds a model of one's own under a new name (simonw/llm's plugin hook);
+tests register their recording models through it.
 
 The llama.cpp chat model is written here rather than taken from langchain-community because
 that wrapper defaults ``rope_freq_base`` to 10000 and ``n_batch`` to 8: the first overrides the
@@ -14,9 +16,10 @@ the second makes prompt processing several times slower.
 from __future__ import annotations
 
 import functools
+import json
 import os
 import threading
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
 from langchain_core.callbacks import CallbackManagerForLLMRun
 from langchain_core.language_models import BaseChatModel
@@ -105,15 +108,54 @@ class LlamaCppChat(BaseChatModel):
 
 _MODEL_LOCK = threading.RLock()
 
+LlmFactory = Callable[[str, Settings], BaseChatModel]
+"""Builds a chat model from the part of the spec after ``NAME:`` ("" for a bare ``NAME``)."""
+
+BUILTIN_LLMS = frozenset({"local", "gguf", "openai", "fake", "fake-list"})
+_REGISTERED: dict[str, LlmFactory] = {}
+_REGISTERED_LOCK = threading.Lock()
+
+
+def register_llm(name: str, factory: LlmFactory) -> Callable[[], None]:
+    """Make ``--llm NAME`` / ``--llm NAME:ARG`` (and ``RAG_LLM``) build ``factory(ARG, settings)``.
+
+    The plugin hook, as in simonw/llm: a model of one's own, or a test's recording model, is then
+    chosen through the same spec a user passes, instead of by patching ``make_llm``. Built-in
+    names cannot be replaced. Returns a function that removes the registration again.
+    """
+    if not name or ":" in name or name in BUILTIN_LLMS:
+        raise ValueError(f"cannot register an LLM named {name!r}: choose a new name without ':'")
+    with _REGISTERED_LOCK:
+        if name in _REGISTERED:
+            raise ValueError(f"an LLM named {name!r} is already registered")
+        _REGISTERED[name] = factory
+
+    def unregister() -> None:
+        with _REGISTERED_LOCK:
+            if _REGISTERED.get(name) is factory:
+                del _REGISTERED[name]
+
+    return unregister
+
 
 def make_llm(spec: str | None = None, settings: Settings | None = None) -> BaseChatModel:
-    """Build the chat model named by ``spec`` (default: settings.llm / RAG_LLM / ``local``)."""
+    """Build the chat model named by ``spec`` (default: settings.llm / RAG_LLM / ``local``).
+
+    ``local``; ``gguf:PATH``; ``openai:MODEL``; ``fake:TEXT`` (replies TEXT to every prompt);
+    ``fake-list:JSON`` (a JSON array of strings: the replies in order, the last one repeating);
+    or a name given to ``register_llm``.
+    """
     settings = settings or Settings.from_env()
     spec = spec or settings.llm
+    name, _, arg = spec.partition(":")
+    with _REGISTERED_LOCK:
+        factory = _REGISTERED.get(name)
+    if factory is not None:
+        return factory(arg, settings)
     if spec == "local":
         from rag.assets import gguf_path
 
-        return LlamaCppChat(model_path=str(gguf_path()), n_ctx=settings.n_ctx, n_threads=settings.n_threads,
+        return LlamaCppChat(model_path=str(gguf_path(settings=settings)), n_ctx=settings.n_ctx, n_threads=settings.n_threads,
                             n_batch=settings.n_batch, max_tokens=settings.max_tokens)
     if spec.startswith("gguf:"):
         path = os.path.expanduser(spec[5:])
@@ -142,4 +184,16 @@ def make_llm(spec: str | None = None, settings: Settings | None = None) -> BaseC
             raise ValueError("--llm fake:TEXT needs the reply text")
         # one response: FakeListChatModel then gives it to every call, from any thread
         return FakeListChatModel(responses=[spec[5:]])
-    raise ValueError(f"unknown --llm {spec!r}: use local, gguf:/path/to/model.gguf, openai:MODEL or fake:TEXT")
+    if spec.startswith("fake-list:"):
+        from langchain_core.language_models import FakeListChatModel
+
+        # JSON rather than a delimiter: replies may hold any character, newlines included
+        try:
+            replies = json.loads(spec[10:])
+        except ValueError:
+            replies = None
+        if not isinstance(replies, list) or not replies or not all(isinstance(r, str) for r in replies):
+            raise ValueError('--llm fake-list:JSON needs a JSON array of reply strings, e.g. fake-list:["one", "two"]')
+        return FakeListChatModel(responses=replies)  # replies in turn, starting over after the last
+    raise ValueError(f"unknown --llm {spec!r}: use local, gguf:/path/to/model.gguf, openai:MODEL, fake:TEXT, "
+                     "fake-list:JSON or a registered name")

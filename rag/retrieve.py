@@ -10,11 +10,11 @@ from __future__ import annotations
 import re
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
-from ingest.metadata import MONTH_NAMES, MONTHS
 from rag.config import Settings
+from rag.dates import MONTH_NAMES, MONTH_WORD_TITLE, MONTHS, YEAR
 from rag.store import Store, StoredChunk
 
 
@@ -103,7 +103,6 @@ class Retrieval:
     passages: list[Passage]
     best_dense: float
     elapsed_ms: float
-    details: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -113,10 +112,10 @@ class TimeHint:
 
     @classmethod
     def from_question(cls, question: str) -> "TimeHint":
-        years = frozenset(int(y) for y in re.findall(r"\b(19\d\d|20\d\d)\b", question))
+        years = frozenset(int(y) for y in re.findall(rf"\b({YEAR})\b", question))
         months = frozenset(
             MONTHS[m.lower().rstrip(".")]
-            for m in re.findall(r"\b(January|February|March|April|May|June|July|August|September|October|November|December|Jan|Feb|Mar|Apr|Jun|Jul|Aug|Sept|Sep|Oct|Nov|Dec)\b\.?", question)
+            for m in re.findall(rf"\b({MONTH_WORD_TITLE})\b\.?", question)
         )
         return cls(years, months)
 
@@ -198,11 +197,25 @@ class Retriever:
             self._docs_key = self._bm25.key
         return self._docs
 
+    def lexical_search(self, query: str, k: int) -> list[tuple[StoredChunk, float]]:
+        """The ``k`` best chunks for ``query`` by BM25 alone, best first (only those scoring > 0).
+
+        The index is rebuilt first if the store changed; benchmarks time this as the sparse half
+        of a search.
+        """
+        self._bm25.ensure(self.store)
+        return self._bm25.search(query, k)
+
+    def lexical_chunks(self) -> list[StoredChunk]:
+        """Every chunk the BM25 index holds, refreshed from the store first (tests check that it
+        agrees with Chroma's records)."""
+        self._bm25.ensure(self.store)
+        return list(self._bm25.chunks)
+
     def lexical_scores(self, query: str, k: int = 1000) -> dict[str, float]:
         """Best BM25 score of any chunk per source, over the ``k`` best chunks (absent: no match)."""
-        self._bm25.ensure(self.store)
         best: dict[str, float] = {}
-        for chunk, score in self._bm25.search(query, k):
+        for chunk, score in self.lexical_search(query, k):
             source = chunk.metadata.get("source", "?")
             best[source] = max(best.get(source, 0.0), score)
         return best
@@ -226,8 +239,7 @@ class Retriever:
                     chosen.append(pick)
             chosen += [p for p in ranked if all(p.chunk.id != c.chunk.id for c in chosen)]
             ranked = chosen
-        return Retrieval(_capped(ranked, top_k, s.max_per_source), best, (time.perf_counter() - t0) * 1000.0,
-                         {"parts": len(parts)})
+        return Retrieval(_capped(ranked, top_k, s.max_per_source), best, (time.perf_counter() - t0) * 1000.0)
 
     def _fused(self, question: str, filters: Filters) -> tuple[list[Passage], float]:
         """Dense and BM25 rankings fused by reciprocal rank, best first, and the best dense similarity."""

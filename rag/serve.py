@@ -321,10 +321,11 @@ def check_bind(host: str, api_key: str | None) -> None:
 
 def run(answerer_factory: Callable[[], Any], settings: Settings, host: str = "127.0.0.1", port: int = 8000,
         api_key: str | None = None, log_level: str = "info") -> None:
-    """Serve the endpoint with uvicorn (blocking). Off loopback an API key is required."""
+    """Serve the endpoint with uvicorn (blocking). Off loopback an API key is required (``api_key``
+    None: ``settings.api_key``, i.e. RAG_API_KEY)."""
     import uvicorn
 
-    api_key = api_key or None
+    api_key = api_key or (settings.api_key if api_key is None else None)  # "" stays "no key"
     check_bind(host, api_key)
     app = create_app(answerer_factory, settings, api_key)
     uvicorn.run(app, host=host, port=port, log_level=log_level, access_log=False, server_header=False,

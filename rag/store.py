@@ -1,7 +1,9 @@
 """Store: the persistent Chroma collection (local directory or a `chroma run` server).
 
-Writes go through LangChain's Chroma vector store; chunks carry their document metadata and
-their character span. Everything the rest of the code needs from Chroma is here.
+Similarity search and text writes go through LangChain's Chroma vector store; paged reads,
+pre-embedded writes and metadata updates through chromadb's public collection API (LangChain has
+none for them). Chunks carry their document metadata and their character span. Everything the rest
+of the code needs from Chroma is here.
 """
 from __future__ import annotations
 
@@ -10,11 +12,15 @@ import os
 import threading
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, Callable
 from urllib.parse import urlparse
 
 from rag.config import Settings
 from rag.embed import DEFAULT_ENCODER, LEGACY_ENCODER, EncoderError, LazyEmbeddings
+
+if TYPE_CHECKING:  # chromadb and LangChain load on first Store(), not on import
+    from chromadb import ClientAPI, Collection
+    from langchain_core.embeddings import Embeddings
 
 
 class StoreError(RuntimeError):
@@ -50,7 +56,15 @@ class Store:
     _write_lock = threading.Lock()
     GET_PAGE = 10_000  # rows per Chroma get (see ``get``)
 
-    def __init__(self, settings: Settings, create: bool = True) -> None:
+    def __init__(self, settings: Settings, create: bool = True,
+                 embeddings: Callable[[str], Embeddings] = LazyEmbeddings) -> None:
+        """Open (or, with ``create``, make) the store that ``settings`` name.
+
+        ``embeddings`` builds the embedding model from the encoder name the collection records
+        (default: the bundled encoder, loaded on first use). It is a factory rather than a model
+        because the encoder is only known once the collection is open; a caller may wrap the
+        default, e.g. to count encode calls, but must embed with that same encoder.
+        """
         import chromadb
         from chromadb.config import Settings as ChromaSettings
         from langchain_chroma import Chroma
@@ -60,6 +74,7 @@ class Store:
         # set before connecting, so that an error can name the server or directory
         self.location = settings.chroma_url or str(settings.store_dir)
         try:
+            client: ClientAPI
             if settings.chroma_url:
                 url = urlparse(settings.chroma_url)
                 client = chromadb.HttpClient(
@@ -69,10 +84,13 @@ class Store:
                 path = Path(settings.store_dir)
                 _check_store_dir(path, create)
                 client = chromadb.PersistentClient(path=str(path), settings=chroma_settings)
-            self.encoder = _open_collection(client, settings)
-            self.embeddings = LazyEmbeddings(self.encoder)  # the model loads when something is embedded
+            self.client = client
+            self.collection, self.encoder = _open_collection(client, settings)
+            self.embeddings = embeddings(self.encoder)  # the default loads the model when something is embedded
+            # LangChain's store over the same client and collection (it looks the collection up by
+            # name): similarity search and text writes go through it, raw reads and pre-embedded
+            # writes through our own handle (LangChain has no public call for either).
             self.vectors = Chroma(client=client, collection_name=settings.collection, embedding_function=self.embeddings)
-            self.collection = self.vectors._collection  # raw handle: count() and paged get()
             self.collection.count()
         except StoreError:
             raise
@@ -86,7 +104,7 @@ class Store:
     def max_batch_size(self) -> int:
         """The most records Chroma accepts in one write."""
         try:
-            return int(self.collection._client.get_max_batch_size())
+            return int(self.client.get_max_batch_size())
         except Exception:  # older clients or servers without the call
             return 1000
 
@@ -176,22 +194,27 @@ class Store:
 ENCODER_KEY = "embedding_encoder"  # collection metadata: which encoder embedded the store's vectors
 
 
-def _open_collection(client: Any, settings: Settings) -> str:
-    """Create the collection if needed (recording the encoder) and return the encoder it records.
+def _open_collection(client: ClientAPI, settings: Settings) -> tuple[Collection, str]:
+    """The store's collection, created if needed (recording the encoder), and the encoder it records.
 
     Vectors of two encoders must never meet in one index: a store built with torch fp32 (before the
     int8 default, so it records nothing) keeps being embedded and queried with torch fp32.
     """
     names = {getattr(c, "name", c) for c in client.list_collections()}  # Collection objects or names by version
-    if settings.collection not in names:
-        encoder = settings.encoder or DEFAULT_ENCODER
-        client.get_or_create_collection(settings.collection, metadata={"hnsw:space": "cosine", ENCODER_KEY: encoder})
-        return encoder
-    recorded = (client.get_collection(settings.collection).metadata or {}).get(ENCODER_KEY) or LEGACY_ENCODER
+    created = settings.collection not in names
+    if created:
+        client.get_or_create_collection(settings.collection, metadata={"hnsw:space": "cosine",
+                                                                       ENCODER_KEY: settings.encoder or DEFAULT_ENCODER})
+    # No embedding function on our handle (LangChain opens it the same way): every vector written
+    # or queried comes from Store.embeddings, so chromadb's own default model is never loaded.
+    collection = client.get_collection(settings.collection, embedding_function=None)
+    recorded = (collection.metadata or {}).get(ENCODER_KEY) or LEGACY_ENCODER
+    if created:
+        return collection, recorded
     if settings.encoder and settings.encoder != recorded:
         raise StoreError(f"the store was embedded with the {recorded} encoder, not {settings.encoder}: drop the "
                          f"encoder setting to use the store's own, or ingest into a new store (--store DIR)")
-    return recorded
+    return collection, recorded
 
 
 def _check_store_dir(path: Path, create: bool) -> None:

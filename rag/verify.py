@@ -31,6 +31,8 @@ from typing import Iterable
 
 from wordfreq import zipf_frequency
 
+from rag.dates import MONTH_ABBREVIATIONS, MONTH_NAMES, MONTH_STEMS, YEAR
+
 CITATION = re.compile(r"\[(\d+(?:\s*[,;]\s*\d+)*)\]")
 REFUSAL = re.compile(
     r"(documents?|passages?|sources?|texts?|context)\s+(do|does)\s+not\s+(say|mention|contain|state|specify|provide|include|indicate|give)"
@@ -39,7 +41,8 @@ REFUSAL = re.compile(
     re.IGNORECASE,
 )
 # Regex sentence splitting rather than nltk punkt: punkt needs a data download at run time.
-_ABBREVIATIONS = "Mr Mrs Ms Dr St No vs Jan Feb Mar Apr Jun Jul Aug Sep Sept Oct Nov Dec Gen Col Lt Prof".split()
+_ABBREVIATIONS = ["Mr", "Mrs", "Ms", "Dr", "St", "No", "vs", *(a.capitalize() for a in MONTH_ABBREVIATIONS),
+                  "Gen", "Col", "Lt", "Prof"]
 # single capitals ("U.S.", "J. Powell") and dotted lower-case ones ("5:00 p.m. EDT", "e.g. this")
 _ABBREV = "".join(rf"(?<!\b{a}\.)" for a in _ABBREVIATIONS) + r"(?<!\b[A-Z]\.)(?<!\b[a-z]\.[a-z]\.)"
 _SENT_END = re.compile(_ABBREV + r"(?<=[.!?])[”\"’)]*\s+(?=[A-Z“\"\[(0-9])")
@@ -51,8 +54,7 @@ _STOP = set(
     one two any all more most some many much while since until up out off again further once here both if
     documents document passage passages mr mrs ms""".split()
 )
-_MONTHS = {"january", "february", "march", "april", "may", "june", "july", "august", "september", "october",
-           "november", "december"}
+_MONTHS = frozenset(name.lower() for name in MONTH_NAMES)
 # In the premise check a capitalised word is a name only if it is rare as an English word: adjectives
 # of nationality ("American" 5.5), titles ("President" 5.5, "Chair" 4.7) and other common words
 # capitalised in a question are not names that a false premise pairs. Zipf scale (wordfreq): 4.5 is
@@ -192,7 +194,7 @@ def _keys_of(text: str) -> set[str]:
         if w.endswith(("’s", "'s")):
             have.add(w[:-2])
     # a month is named by its abbreviation too ("Nov. 22"): index the full name's key
-    for m in re.findall(r"\b(jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*\.?", text.lower()):
+    for m in re.findall(rf"\b({MONTH_STEMS})[a-z]*\.?", text.lower()):
         have.update(_fuzzy_key(full) for full in _MONTHS if full.startswith(m))
     return have
 
@@ -318,7 +320,7 @@ def _ground_claim(claim: str, texts: dict[int, _Text], asked: _Text | None, lowe
         # other numbers changes what a sentence says, "0 to 1/4 percent" → "to 1/4 percent")
         closest = max(texts.values(), key=lambda tx: len(set(names) & tx.keys))
         missing = {k for k in names if k not in closest.keys}
-        if missing and len(missing) <= 2 and all(re.fullmatch(r"(?:19|20)\d\d", k) for k in missing):
+        if missing and len(missing) <= 2 and all(re.fullmatch(YEAR, k) for k in missing):
             return _ClaimGround(None, 0.0, frozenset(names[k] for k in missing))
         return _ClaimGround(None, 0.0, frozenset())
     return _ClaimGround(-best[2], best[0], frozenset())
@@ -358,7 +360,7 @@ def ground(sentence: str, evidence: dict[int, str], question: str = "", prefer: 
 
 
 _PREPOSITIONS = r"(?:in|on|at|of|since|during|by|from|for|to|with|and|or)"
-_MONTH_WORD = r"(?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*\.?"
+_MONTH_WORD = rf"(?:{MONTH_STEMS})[a-z]*\.?"  # "Nov.", "November", as in _keys_of
 
 
 def cut_details(sentence: str, details: Iterable[str]) -> str:

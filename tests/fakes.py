@@ -1,8 +1,10 @@
-"""A small fake chat model for fast unit tests: returns queued answers, records the prompts."""
+"""Small fakes for fast unit tests: a chat model that returns queued answers and records the prompts,
+and an embedding wrapper that counts its calls."""
 from __future__ import annotations
 
 from typing import Any, Iterator
 
+from langchain_core.embeddings import Embeddings
 from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage
 from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
@@ -33,3 +35,22 @@ class QueuedChatModel(BaseChatModel):
 
     def prompt_text(self, i: int = -1) -> str:
         return "\n".join(str(m.content) for m in self.prompts[i])
+
+
+class CountingEmbeddings(Embeddings):
+    """Wraps a real embedding model and records the size of every ``embed_documents`` call.
+
+    Passed to ``Store(settings, embeddings=...)``, so a test counts encode calls through the
+    store's public constructor instead of patching a private method.
+    """
+
+    def __init__(self, inner: Embeddings) -> None:
+        self.inner = inner
+        self.document_calls: list[int] = []
+
+    def embed_documents(self, texts: list[str]) -> list[list[float]]:
+        self.document_calls.append(len(texts))
+        return self.inner.embed_documents(texts)
+
+    def embed_query(self, text: str) -> list[float]:
+        return self.inner.embed_query(text)

@@ -18,10 +18,10 @@ def launch(app: Any, settings: Settings, host: str = "127.0.0.1", port: int | No
            auth: str | tuple[str, str] | None = None, prevent_thread_lock: bool = False, quiet: bool = False):
     """Start the server with the app's privacy and safety options; returns (fastapi_app, local_url, share_url).
 
-    ``app`` is the ``gr.Blocks`` of :func:`rag.app.build_app`.
+    ``app`` is the ``gr.Blocks`` of :func:`rag.app.build_app`; ``auth`` None: ``settings.auth`` (RAG_AUTH).
     """
     offline_environment()
-    credentials = require_auth(host, auth)
+    credentials = require_auth(host, auth if auth is not None else settings.auth)
     return app.launch(
         server_name=host,
         server_port=port,
@@ -48,13 +48,15 @@ def launch(app: Any, settings: Settings, host: str = "127.0.0.1", port: int | No
 
 def serve(settings: Settings, host: str = "127.0.0.1", port: int = 7860, auth: str | None = None,
           ingest_seeds: Path | None = None) -> None:
-    """Serve the app (blocking). Off loopback a ``USER:PASSWORD`` auth is required."""
+    """Serve the app (blocking). Off loopback a ``USER:PASSWORD`` auth is required (``auth`` None:
+    ``settings.auth``, i.e. RAG_AUTH)."""
     offline_environment()
-    credentials = require_auth(host, auth)
+    credentials = require_auth(host, auth if auth is not None else settings.auth)
     _ingest_seeds_if_empty(settings, ingest_seeds)
     from rag.web.layout import build_app  # imports Gradio: after the offline environment is set
 
-    launch(build_app(settings), settings, host=host, port=port, auth=credentials)
+    # "" rather than None for no credentials: launch must not fall back to settings.auth again
+    launch(build_app(settings), settings, host=host, port=port, auth=credentials or "")
 
 
 def _ingest_seeds_if_empty(settings: Settings, seeds: Path | None) -> None:

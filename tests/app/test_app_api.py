@@ -118,7 +118,7 @@ def test_serve_refuses_a_public_host_without_auth(seed_settings):
         serve(seed_settings, host="0.0.0.0", port=1, auth="nopassword")
 
 
-def test_serve_ingests_seeds_into_an_empty_store_then_launches(tmp_path, monkeypatch, capsys):
+def test_serve_ingests_seeds_into_an_empty_store_then_launches(tmp_path, monkeypatch, capsys, request):
     import rag.llm
     import rag.web.server
     from rag.config import Settings
@@ -128,12 +128,13 @@ def test_serve_ingests_seeds_into_an_empty_store_then_launches(tmp_path, monkeyp
     def fake_launch(app, settings, host, port, auth, **kw):
         launched.update(app=app, host=host, port=port, auth=auth)
 
-    def no_model(*a, **kw):
+    def no_model(arg, settings):
         raise AssertionError("the model must not be built before a question is asked")
 
     monkeypatch.setattr(rag.web.server, "launch", fake_launch)
-    monkeypatch.setattr(rag.llm, "make_llm", no_model)
-    settings = Settings.from_env(store_dir=tmp_path / "store", chroma_url="")
+    # chosen as a user chooses a model (the llm setting), registered through the plugin hook
+    request.addfinalizer(rag.llm.register_llm("refuse", no_model))
+    settings = Settings.from_env(store_dir=tmp_path / "store", chroma_url="", llm="refuse")
     seeds = tmp_path / "seeds"
     seeds.mkdir()
     (seeds / "note.txt").write_text("Minsk talks\n\nThe ministers met in Minsk on 3 March 2021 to discuss trade.\n")

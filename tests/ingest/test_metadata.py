@@ -3,7 +3,8 @@ from pathlib import Path
 import pytest
 
 from ingest.clean import clean_text
-from ingest.metadata import DocDate, document_date, document_title, find_dates, parse_iso
+from ingest.metadata import document_date, document_title
+from rag.dates import DocDate, find_dates, parse_iso
 
 SEEDS = Path(__file__).resolve().parents[2] / "seeds"
 EXPECTED = {

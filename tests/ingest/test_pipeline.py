@@ -2,8 +2,10 @@
 import shutil
 from pathlib import Path
 
+from fakes import CountingEmbeddings
 from ingest.pipeline import Ingestor
 from rag.config import Settings
+from rag.embed import LazyEmbeddings
 from rag.store import Store
 
 SEEDS = Path(__file__).resolve().parents[2] / "seeds"
@@ -93,23 +95,22 @@ def test_seed_metadata_in_store(seed_store):
         assert key in chunk.metadata
 
 
-def test_documents_are_embedded_together_and_each_stored_with_its_own_vectors(empty_store, tmp_path, monkeypatch):
+def test_documents_are_embedded_together_and_each_stored_with_its_own_vectors(tmp_path):
     docs = _copy_seeds(tmp_path / "docs", names=tuple(sorted(p.name for p in SEEDS.glob("*.txt"))))
-    calls: list[int] = []
-    real = Ingestor._embed
+    counting: list[CountingEmbeddings] = []
 
-    def counting(self, texts):
-        calls.append(len(texts))
-        return real(self, texts)
+    def embeddings(encoder: str) -> CountingEmbeddings:  # the store's own encoder, wrapped
+        counting.append(CountingEmbeddings(LazyEmbeddings(encoder)))
+        return counting[-1]
 
-    monkeypatch.setattr(Ingestor, "_embed", counting)
-    report = Ingestor(empty_store).run([docs], progress=False)
+    store = Store(Settings.from_env(store_dir=tmp_path / "store", chroma_url=""), embeddings=embeddings)
+    report = Ingestor(store).run([docs], progress=False)
     assert report.ok and len(report.documents) == 5
     # the seeds' chunks are fewer than one flush (4 x embed_batch_size): a single encode call
-    assert calls == [report.added] and report.added < empty_store.settings.embed_batch_size * 4
+    assert counting[0].document_calls == [report.added] and report.added < store.settings.embed_batch_size * 4
     # every chunk got its own vector: a chunk's text finds itself first
-    for chunk in empty_store.get()[::7]:
-        best, sim = empty_store.dense_search(empty_store.embed_query(chunk.text), k=1)[0]
+    for chunk in store.get()[::7]:
+        best, sim = store.dense_search(store.embed_query(chunk.text), k=1)[0]
         assert best.id == chunk.id and sim > 0.99
 
 

@@ -14,13 +14,15 @@ from langchain_core.messages import AIMessage, BaseMessage
 from langchain_core.outputs import ChatGeneration, ChatResult
 from pydantic import Field
 
-from ingest.metadata import DocDate
 from rag.answer import Answerer
-import rag.brief as brief
 from rag.brief import Briefer, TimelineEvent, _dated_sentences, _resolve_year
+from rag.config import Settings
+from rag.dates import DocDate
 from rag.retrieve import Passage
 from rag.store import StoredChunk
 from rag.verify import split_sentences
+
+WINDOW = Settings().brief_year_window_days  # the default: the cases below are dated with it
 
 INVENTED = "The ministers agreed to build a bridge to the Moon"
 _PASSAGE = re.compile(r"^\[(\d+)\] [^\n]*\n(?:Section: [^\n]*\n)?(.*?)(?=\n\n\[\d+\] |\Z)", re.S | re.M)
@@ -125,9 +127,10 @@ def test_topic_briefing_keeps_only_documents_on_the_topic(seed_store):
     assert result.to_json()["citations"][0]["n"] == 1
 
 
-def test_every_document_keeps_a_share_of_the_bullets(seed_store, monkeypatch):
-    monkeypatch.setattr(brief, "MAX_BULLETS", len(seed_store.sources()))  # fewer than the documents' bullets
-    briefer, _ = _briefer(seed_store)
+def test_every_document_keeps_a_share_of_the_bullets(seed_store):
+    llm = PromptEchoModel()
+    settings = seed_store.settings.with_(brief_max_bullets=len(seed_store.sources()))  # fewer than the documents' bullets
+    briefer = Briefer(Answerer(seed_store, llm, settings))
     result = briefer.briefing(None)
     assert len(result.bullets) == len(seed_store.sources())
     cited = {c.source for c in result.citations}
@@ -167,13 +170,13 @@ def test_timeline_order_known_years_first_then_year_unknown_then_undated():
 
 def test_a_yearless_date_takes_the_document_year_only_when_close():
     doc = DocDate(11, 20, 2020)
-    assert _resolve_year(DocDate(11, 26), doc) == DocDate(11, 26, 2020)
-    assert _resolve_year(DocDate(3, 1), doc).year is None  # months away: could be another year
-    assert _resolve_year(DocDate(11, 26), None).year is None  # never guessed without a dated document
+    assert _resolve_year(DocDate(11, 26), doc, WINDOW) == DocDate(11, 26, 2020)
+    assert _resolve_year(DocDate(3, 1), doc, WINDOW).year is None  # months away: could be another year
+    assert _resolve_year(DocDate(11, 26), None, WINDOW).year is None  # never guessed without a dated document
     # across New Year: "latest visit ... on 19 December" in an article of 12 January 2023
-    assert _resolve_year(DocDate(12, 19), DocDate(1, 12, 2023)) == DocDate(12, 19, 2022)
-    assert _resolve_year(DocDate(1, 5), DocDate(12, 20, 2022)) == DocDate(1, 5, 2023)
-    assert _resolve_year(DocDate(2, 29), DocDate(3, 1, 2023)).year is None  # no 29 February near 2023
+    assert _resolve_year(DocDate(12, 19), DocDate(1, 12, 2023), WINDOW) == DocDate(12, 19, 2022)
+    assert _resolve_year(DocDate(1, 5), DocDate(12, 20, 2022), WINDOW) == DocDate(1, 5, 2023)
+    assert _resolve_year(DocDate(2, 29), DocDate(3, 1, 2023), WINDOW).year is None  # no 29 February near 2023
 
 
 def test_seed_timeline_is_chronological_and_cited(seed_store):
@@ -206,7 +209,7 @@ def test_a_dated_sentence_keeps_the_next_one_when_it_goes_on_about_the_same_pers
             "Mr Lavrov held talks with his Belarusian counterpart, Vladimir Makei. The weather was cold.\n\n"
             "Russian Foreign Minister Sergey Lavrov met Maxim Ryzhenkov on Nov. 22 in Brest. "
             "The meeting is occurring at a point when the press is emphasizing other matters.")
-    events = _dated_sentences([_chunk(body)], DocDate(11, 26, 2020), 0)
+    events = _dated_sentences([_chunk(body)], DocDate(11, 26, 2020), 0, window_days=WINDOW)
     assert [e.date_label for e in events] == ["25 November 2020", "22 November 2020"]
     assert events[0].text.endswith("counterpart, Vladimir Makei.")  # same person goes on: kept
     assert "weather" not in events[0].text  # only the next sentence, never more
@@ -215,7 +218,7 @@ def test_a_dated_sentence_keeps_the_next_one_when_it_goes_on_about_the_same_pers
 
 def test_a_dateline_on_its_own_line_does_not_date_the_next_sentence():
     body = "Thursday, 12 January 2023, 20:16\n\nSergei Lavrov will come to Minsk on 19 January."
-    events = _dated_sentences([_chunk(body)], DocDate(1, 12, 2023), 0)
+    events = _dated_sentences([_chunk(body)], DocDate(1, 12, 2023), 0, window_days=WINDOW)
     assert [(e.date_label, e.text) for e in events] == [("19 January 2023", "Sergei Lavrov will come to Minsk on 19 January.")]
 
 
@@ -240,7 +243,7 @@ def test_sources_list_each_document_once_with_its_cited_passages_and_pages():
              Citation(n=2, source="r.pdf", title="Report", date=None, chunk_id="2", text="Water use fell.", page=3),
              Citation(n=3, source="a.txt", title="A", date=None, chunk_id="3", text="x " * 200, date_label="3 May 2021"),
              Citation(n=4, source="r.pdf", title="Report", date=None, chunk_id="4", text="Costs rose.", page=4, page_end=5)]
-    lines = _source_lines(cites)
+    lines = _source_lines(cites, Settings().brief_quote_chars)
     assert lines[0] == "- A — 3 May 2021 — `a.txt`"
     assert lines[1] == "  - [1] “First passage.”"
     assert lines[2].startswith("  - [3] “x x") and lines[2].endswith(" …”") and len(lines[2]) < 180

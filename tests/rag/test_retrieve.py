@@ -67,3 +67,12 @@ def test_at_most_max_per_source_passages_of_one_document(seed_store):
     one = Retriever(seed_store, seed_store.settings.with_(max_per_source=1)).run(
         "Lavrov visit", Filters(sources=("002_e0b109478491a41f.txt",)))
     assert len(one.passages) == min(seed_store.settings.top_k, len(seed_store.get(where={"source": "002_e0b109478491a41f.txt"})))
+
+
+def test_lexical_search_is_the_bm25_half_and_holds_every_stored_chunk(seed_store):
+    retriever = Retriever(seed_store)
+    assert sorted(c.id for c in retriever.lexical_chunks()) == sorted(c.id for c in seed_store.get(with_text=False))
+    hits = retriever.lexical_search("Ryzhenkov Brest", k=3)
+    assert 0 < len(hits) <= 3 and all(score > 0 for _, score in hits)
+    assert [score for _, score in hits] == sorted((score for _, score in hits), reverse=True)
+    assert any("Ryzhenkov" in chunk.text for chunk, _ in hits)

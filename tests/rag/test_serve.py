@@ -514,22 +514,26 @@ def test_loopback_needs_no_key(host):
 
 
 @pytest.fixture
-def no_model(monkeypatch):
-    made = []
+def no_model():
+    """Registers ``--llm recorded`` (``rag.llm.register_llm``): each model built from it is a new
+    RecordingChatModel, appended to the list this returns (empty: no model was built)."""
+    from rag.llm import register_llm
 
-    def make_llm(spec=None, settings=None):
-        model = RecordingChatModel(answers=[BREST_ANSWER])
-        made.append(model)
-        return model
+    made: list[RecordingChatModel] = []
 
-    monkeypatch.setattr("rag.llm.make_llm", make_llm)
-    return made
+    def build(arg: str, settings) -> RecordingChatModel:
+        made.append(RecordingChatModel(answers=[BREST_ANSWER]))
+        return made[-1]
+
+    unregister = register_llm("recorded", build)
+    yield made
+    unregister()
 
 
 def test_cli_serve_off_loopback_without_key_is_refused(cli, settings, no_model, monkeypatch):
     started = []
     monkeypatch.setattr("rag.serve.run", lambda *a, **kw: started.append(kw))
-    result = cli("serve", "--store", settings.store_dir, "--host", "0.0.0.0")
+    result = cli("serve", "--llm", "recorded", "--store", settings.store_dir, "--host", "0.0.0.0")
     assert result.exit_code == 1, result.output
     assert "Traceback" not in result.output
     assert "refusing to serve on 0.0.0.0 without an API key" in result.stderr
@@ -544,7 +548,7 @@ def test_cli_serve_passes_its_options(cli, settings, no_model, monkeypatch):
         started.append((factory(), run_settings, kw))
 
     monkeypatch.setattr("rag.serve.run", fake_run)
-    result = cli("serve", "--store", settings.store_dir, "--host", "0.0.0.0", "--port", "8123", "--threads", "1",
+    result = cli("serve", "--llm", "recorded", "--store", settings.store_dir, "--host", "0.0.0.0", "--port", "8123", "--threads", "1",
                  env={"RAG_API_KEY": "from-env"})
     assert result.exit_code == 0, result.output
     ((answerer, run_settings, kw),) = started
@@ -553,7 +557,7 @@ def test_cli_serve_passes_its_options(cli, settings, no_model, monkeypatch):
     assert answerer.llm is no_model[0] and len(no_model) == 1  # the model was built once, up front
 
     started.clear()
-    result = cli("serve", "--store", settings.store_dir, "--api-key", "flag-key")
+    result = cli("serve", "--llm", "recorded", "--store", settings.store_dir, "--api-key", "flag-key")
     assert result.exit_code == 0, result.output
     assert started[0][2] == {"host": "127.0.0.1", "port": 8000, "api_key": "flag-key"}
 
@@ -562,7 +566,7 @@ def test_cli_serve_on_an_empty_store(cli, tmp_path, no_model, monkeypatch):
     monkeypatch.setattr("rag.serve.run", lambda *a, **kw: pytest.fail("must not start"))
     store = tmp_path / "store"
     store.mkdir()
-    result = cli("serve", "--store", store)
+    result = cli("serve", "--llm", "recorded", "--store", store)
     assert result.exit_code == 1 and "Traceback" not in result.output
     assert "empty" in result.stderr and "rag ingest" in result.stderr
     assert no_model == []

@@ -169,7 +169,7 @@ def check_store(store_dir: Path, folder: Path, reference_dir: Path | None = None
     # BM25 and the dense index agree with Chroma's records
     retriever = Retriever(store, settings)
     assert set(retriever.documents()) == set(expected)
-    assert sorted(c.id for c in retriever._bm25.chunks) == sorted(ids)
+    assert sorted(c.id for c in retriever.lexical_chunks()) == sorted(ids)
     qvec = store.embed_query("Lavrov met the Belarusian foreign minister")
     dense = store.dense_search(qvec, k=len(ids))
     assert {c.id for c, _ in dense} == ids, "the vector index does not hold exactly the stored chunks"

@@ -33,14 +33,17 @@ def digest(directory: Path) -> dict[str, str]:
 
 
 @pytest.fixture
-def no_model(monkeypatch):
-    """A store fault must be reported before any model is loaded."""
-    import rag.llm
+def no_model():
+    """A store fault must be reported before any model is loaded: ``RAG_LLM=refuse`` (the env
+    this returns) names a registered model that fails the test if it is ever built."""
+    from rag.llm import register_llm
 
-    def refuse(*a, **kw):
+    def refuse(arg: str, settings):
         raise AssertionError("the model was loaded although the store cannot be used")
 
-    monkeypatch.setattr(rag.llm, "make_llm", refuse)
+    unregister = register_llm("refuse", refuse)
+    yield {"RAG_LLM": "refuse"}
+    unregister()
 
 
 # --- missing store, or a file where the store should be
@@ -57,7 +60,7 @@ COMMANDS = {
 @pytest.mark.parametrize("command", list(COMMANDS))
 def test_missing_store_says_to_run_ingest(cli, tmp_path, no_model, command):
     missing = tmp_path / "nowhere" / "store"
-    res = cli(*COMMANDS[command], "--store", missing)
+    res = cli(*COMMANDS[command], "--store", missing, env=no_model)
     clean_failure(res)
     line = one_line_error(res.output)
     assert str(missing) in line and "run `rag ingest`" in line, line
@@ -69,7 +72,7 @@ def test_store_path_that_is_a_file(cli, tmp_path, no_model, command):
     path = tmp_path / "store"
     path.write_text("not a store\n")
     args = ["ingest", SEEDS / LAVROV_SEED] if command == "ingest" else COMMANDS[command]
-    res = cli(*args, "--store", path)
+    res = cli(*args, "--store", path, env=no_model)
     clean_failure(res)
     # click's own check of --store (file_okay=False): a usage error naming the path
     assert res.exit_code == 2
@@ -104,7 +107,7 @@ def corrupt_store(request, store_copy) -> Path:
 def test_corrupt_store_is_a_clear_error(cli, corrupt_store, no_model, command):
     before = digest(corrupt_store)
     args = ["ingest", SEEDS / LAVROV_SEED] if command == "ingest" else COMMANDS[command]
-    res = cli(*args, "--store", corrupt_store)
+    res = cli(*args, "--store", corrupt_store, env=no_model)
     clean_failure(res)
     line = one_line_error(res.output)
     assert "looks corrupt" in line and str(corrupt_store) in line and "rag ingest" in line, line
