@@ -511,7 +511,7 @@ def _local_llm(settings: Settings):
 
 
 def task_generation(a: dict[str, Any]) -> dict[str, Any]:
-    from rag.answer import Answer, Answerer, evidence_text
+    from rag.answer import Answer, build_answerer, evidence_text
     from rag.store import Store
     from rag.verify import verify_answer
 
@@ -520,7 +520,7 @@ def task_generation(a: dict[str, Any]) -> dict[str, Any]:
     _warm_embedder()
     llm, llama, load_s = _local_llm(settings)
     perf = _Perf(llama)
-    answerer = Answerer(store, llm, settings)
+    answerer = build_answerer(settings, store=store, llm=llm)
     # warm-up: one tiny completion so first-call costs (graph allocation) are not in the figures
     llama.create_chat_completion(messages=[{"role": "user", "content": "Say OK."}], max_tokens=2, temperature=0.0)
     finish_reps = int(a.get("finish_reps", 50))
@@ -652,7 +652,7 @@ def task_latency(a: dict[str, Any]) -> dict[str, Any]:
     is kept between questions as in a running chat, so a prompt prefix shared with the previous
     call (the fixed instructions) is read once. ``prompt_eval_tokens`` < ``prompt_tokens`` shows it.
     """
-    from rag.answer import Answerer
+    from rag.answer import build_answerer
     from rag.store import Store
 
     settings = _settings(Path(a["store_dir"]), llm="local")
@@ -660,7 +660,7 @@ def task_latency(a: dict[str, Any]) -> dict[str, Any]:
     _warm_embedder()
     llm, llama, load_s = _local_llm(settings)
     perf = _Perf(llama)
-    configs = {name: Answerer(store, llm, settings.with_(**changes)) for name, changes in a["configs"].items()}
+    configs = {name: build_answerer(settings.with_(**changes), store=store, llm=llm) for name, changes in a["configs"].items()}
     # warm-up (graph allocation, caches) on a question of its own: one of the timed questions would
     # leave its whole prompt in the KV cache and make its first token free
     next(iter(configs.values())).run("What do the documents say about the weather?")
@@ -697,7 +697,7 @@ def task_latency(a: dict[str, Any]) -> dict[str, Any]:
 
 def task_chat_memory(a: dict[str, Any]) -> dict[str, Any]:
     phases: dict[str, Any] = {"interpreter": rss_now()}
-    from rag.answer import Answerer
+    from rag.answer import build_answerer
     from rag.store import Store
 
     phases["imports"] = rss_now()
@@ -707,7 +707,7 @@ def task_chat_memory(a: dict[str, Any]) -> dict[str, Any]:
     phases["store_and_embedder"] = rss_now()
     llm, llama, load_s = _local_llm(settings)
     phases["model_loaded"] = rss_now()
-    answerer = Answerer(store, llm, settings)
+    answerer = build_answerer(settings, store=store, llm=llm)
     t0 = time.perf_counter()
     answer = answerer.run(a["question"])
     answer_s = time.perf_counter() - t0
@@ -728,7 +728,7 @@ def task_chat_memory(a: dict[str, Any]) -> dict[str, Any]:
 # --- 5. briefing ---------------------------------------------------------------------------
 
 def task_briefing(a: dict[str, Any]) -> dict[str, Any]:
-    from rag.answer import Answerer
+    from rag.answer import build_answerer
     from rag.brief import Briefer
     from rag.store import Store
 
@@ -737,7 +737,7 @@ def task_briefing(a: dict[str, Any]) -> dict[str, Any]:
     _warm_embedder()
     llm, llama, load_s = _local_llm(settings)
     perf = _Perf(llama)
-    answerer = Answerer(store, llm, settings)
+    answerer = build_answerer(settings, store=store, llm=llm)
     calls: list[dict[str, Any]] = []
     orig = llama.create_chat_completion
 

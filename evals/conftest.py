@@ -74,10 +74,9 @@ def eval_settings(tmp_path_factory):
 
 @pytest.fixture(scope="session")
 def answerer(eval_settings):
-    """corpus name -> Answerer over that corpus's store; one model shared by all."""
-    from rag.answer import Answerer
+    """corpus name -> Answerer over that corpus's store (rag.answer.build_answerer); one model shared by all."""
+    from rag.answer import Answerer, build_answerer
     from rag.llm import make_llm
-    from rag.store import Store
 
     made: dict[str, Answerer] = {}
     llm: list = []
@@ -89,7 +88,7 @@ def answerer(eval_settings):
                 t = time.perf_counter()
                 llm.append(make_llm(settings=settings))
                 RESULTS["model_load_s"] = round(time.perf_counter() - t, 1)
-            made[corpus] = Answerer(Store(settings, create=False), llm[0], settings)
+            made[corpus] = build_answerer(settings, llm=llm[0])
         return made[corpus]
 
     return answerer_for

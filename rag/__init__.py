@@ -24,6 +24,7 @@ _EXPORTS = {
     "to_passage": "rag.documents",
     "Answer": "rag.answer",
     "Answerer": "rag.answer",
+    "build_answerer": "rag.answer",
     "Citation": "rag.answer",
     "REFUSAL_TEXT": "rag.answer",
     "Filters": "rag.retrieve",
@@ -36,7 +37,7 @@ _EXPORTS = {
 __all__ = sorted(_EXPORTS)
 
 if TYPE_CHECKING:  # for type checkers and IDEs; at run time __getattr__ imports on demand
-    from rag.answer import REFUSAL_TEXT, Answer, Answerer, Citation
+    from rag.answer import REFUSAL_TEXT, Answer, Answerer, Citation, build_answerer
     from rag.chain import ChainInput, CitedAnswerChain, cited_answer_chain
     from rag.config import Settings, offline_environment
     from rag.documents import HybridRetriever, to_document, to_documents, to_passage

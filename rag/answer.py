@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 import time
 from dataclasses import dataclass, field
-from typing import Any, Iterator, Protocol, Sequence
+from typing import Any, Iterable, Iterator, Protocol, Sequence
 
 from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import BaseMessage
@@ -17,11 +17,12 @@ from langchain_core.output_parsers import StrOutputParser
 from langchain_core.runnables import RunnableConfig
 
 from rag.config import Settings
+from rag.llm import make_llm
 from rag.prompts import format_passages, load_prompt, passage_header
 from rag.retrieve import Filters, Passage, Retrieval, Retriever
 from rag.select import select_sentences
 from rag.store import Store
-from rag.verify import (Verification, body_sentences, content_words, premise_conflict, strip_citations, support,
+from rag.verify import (CheckedSentence, Verification, body_sentences, content_words, premise_conflict, strip_citations, support,
                         verify_answer)
 
 REFUSAL_TEXT = "The documents do not say."
@@ -134,22 +135,39 @@ def evidence_text(n: int, p: Passage) -> str:
     return f"{passage_header(n, p.meta)} {p.chunk.text}"
 
 
-def render(verification: Verification, passages: list[Passage]) -> tuple[str, list[Citation]]:
-    """Final answer text with citations renumbered 1..m in order of first use, and the cited sources."""
+def citation_marks(numbers: Iterable[int]) -> str:
+    """``[1][3]``: the marks for citation ``numbers``, in the order given."""
+    return "".join(f"[{n}]" for n in numbers)
+
+
+def with_marks(text: str, numbers: Sequence[int]) -> str:
+    """``text`` with the :func:`citation_marks` of ``numbers`` before its closing punctuation
+    ("Lavrov met Makei [1][2]."; a sentence without one is closed with "."); ``text`` unchanged
+    when ``numbers`` is empty. The one place answers, briefings and timelines put marks in a sentence."""
+    if not numbers:
+        return text
+    m = re.match(r"^(.*?)([.!?]*)$", text, re.S)
+    assert m is not None  # the pattern matches every string
+    return f"{m.group(1)} {citation_marks(numbers)}{m.group(2) or '.'}"
+
+
+def renumber(sentences: Iterable[CheckedSentence], passages: Sequence[Passage]) -> tuple[dict[int, int], list[Citation]]:
+    """Citations renumbered 1..m in order of first use across ``sentences``: ``{old: new}`` (old:
+    the passage numbers the model was shown, 1-based into ``passages``) and the cited sources, one
+    :class:`Citation` per new number, in order. The one place answers and briefings renumber."""
     order: dict[int, int] = {}
-    for s in verification.sentences:
+    for s in sentences:
         for n in s.citations:
             order.setdefault(n, len(order) + 1)
-    out = []
-    for s in verification.sentences:
-        marks = "".join(f"[{order[n]}]" for n in s.citations)
-        text = s.text
-        if marks:
-            m = re.match(r"^(.*?)([.!?]*)$", text, re.S)
-            text = f"{m.group(1)} {marks}{m.group(2) or '.'}"
-        out.append(text)
-    citations = [Citation.from_passage(new, passages[old - 1]) for old, new in sorted(order.items(), key=lambda x: x[1])]
-    return " ".join(out), citations
+    citations = [Citation.from_passage(new, passages[old - 1]) for old, new in order.items()]  # insertion = new order
+    return order, citations
+
+
+def render(verification: Verification, passages: list[Passage]) -> tuple[str, list[Citation]]:
+    """Final answer text with citations renumbered 1..m in order of first use, and the cited sources."""
+    order, citations = renumber(verification.sentences, passages)
+    text = " ".join(with_marks(s.text, [order[n] for n in s.citations]) for s in verification.sentences)
+    return text, citations
 
 
 # Words that point back into a conversation: a question holding one needs the history to be understood.
@@ -184,6 +202,23 @@ def history_text(history: Sequence[Any], turns: int = 3) -> str:
             user, bot = item
             lines += [f"User: {user}", f"Assistant: {bot}"]
     return "\n".join(lines)
+
+
+def premise_note(conflict: tuple[str, str] | None) -> str:
+    """The prompt's warning for the model when the question pairs names no document mentions
+    together (``conflict``: :meth:`Answerer.premise_check`); "" when it does not."""
+    if conflict is None:
+        return ""
+    a, b = conflict
+    return (f"Note: none of the documents mentions {a} together with {b}. If the question assumes they go "
+            f"together, say that the documents do not support this, and state what the passages say about {a} and {b}.\n\n")
+
+
+class _Unchecked:
+    """The type of :data:`_UNCHECKED`: :meth:`Answerer.finish` was not given the premise check's result."""
+
+
+_UNCHECKED = _Unchecked()
 
 
 class PassageSource(Protocol):
@@ -270,7 +305,8 @@ class Answerer:
             return
         self.show_sentences(standalone, passages)
         block = format_passages((i, p.meta, p.shown_text) for i, p in enumerate(passages, start=1))
-        note = self.premise_note(standalone)
+        conflict = self.premise_check(standalone)  # once per answer: the prompt's note and the refusal's correction
+        note = premise_note(conflict)
         t1 = time.perf_counter()
         raw = ""
         for token in self.answer_chain.stream({"passages": block, "question": standalone, "note": note}, config):
@@ -280,7 +316,7 @@ class Answerer:
             yield token
         t2 = time.perf_counter()
         timings["generate_ms"] = (t2 - t1) * 1000.0
-        answer = self.finish(question, standalone, raw, passages, timings)
+        answer = self.finish(question, standalone, raw, passages, timings, conflict=conflict)
         timings["verify_ms"] = (time.perf_counter() - t2) * 1000.0
         timings["total_ms"] = (time.perf_counter() - t0) * 1000.0  # question received → verified answer
         yield answer
@@ -295,23 +331,23 @@ class Answerer:
             offset = int(p.meta.get("body_offset", 0)) if p.meta.get("heading") else 0
             p.shown = p.chunk.text[:offset] + sel.text
 
-    def premise_note(self, question: str) -> str:
-        """A warning for the model when the question pairs names no document mentions together."""
-        conflict = premise_conflict(question, self.retriever.documents())
-        if conflict is None:
-            return ""
-        a, b = conflict
-        return (f"Note: none of the documents mentions {a} together with {b}. If the question assumes they go "
-                f"together, say that the documents do not support this, and state what the passages say about {a} and {b}.\n\n")
+    def premise_check(self, question: str) -> tuple[str, str] | None:
+        """Two names in ``question`` that no document mentions together (:func:`rag.verify.premise_conflict`
+        over the retriever's documents), or None. :meth:`stream` runs it once per answer and passes
+        the result to both the prompt's note (:func:`premise_note`) and :meth:`finish`."""
+        return premise_conflict(question, self.retriever.documents())
 
     def finish(self, question: str, standalone: str, raw: str, passages: list[Passage],
-               timings: dict[str, float]) -> Answer:
+               timings: dict[str, float], *, conflict: tuple[str, str] | None | _Unchecked = _UNCHECKED) -> Answer:
         """Verify ``raw`` against ``passages`` and build the final answer (or a refusal).
 
         A refusal always tells what the documents do say nearby (the closest evidence sentence,
         cited) when there is such a sentence, and, when the question pairs names that no document
         mentions together, states that correction first: the small default model often refuses a
         false-premise question instead of correcting it, so the correction is made in code.
+
+        ``conflict`` is :meth:`premise_check` of ``standalone`` when the caller has it already (as
+        :meth:`stream` does); left out, the check is made here, only when the answer is not kept.
         """
         evidence = {i: evidence_text(i, p) for i, p in enumerate(passages, start=1)}
         checked = verify_answer(raw, evidence, self.settings.support_threshold, question=standalone,
@@ -319,7 +355,8 @@ class Answerer:
         if not checked.refused and any(s.citations for s in checked.sentences):
             text, citations = render(checked, passages)
             return Answer(question, text, False, citations, timings, standalone, raw, checked.dropped, passages)
-        conflict = premise_conflict(standalone, self.retriever.documents())
+        if isinstance(conflict, _Unchecked):
+            conflict = self.premise_check(standalone)
         text, citations = render(checked, passages) if checked.refused else (REFUSAL_TEXT, [])
         if conflict is not None:
             spans = [_name_span(standalone, name) for name in conflict]
@@ -390,3 +427,20 @@ class Answerer:
             return None
         # a document's own citation-like markers ("[12]") must not pass for citations of the answer
         return best[0], best[1], strip_citations(best[2]).strip('“”" ')
+
+
+def build_answerer(settings: Settings, *, store: Store | None = None, llm: BaseChatModel | None = None) -> Answerer:
+    """The answerer every entry point uses (CLI, web app, evals, benchmarks): one home for how the
+    store, the chat model and the :class:`Answerer` are put together.
+
+    ``store``: default the existing store that ``settings`` name (``Store(settings, create=False)``:
+    :class:`rag.store.StoreError` when there is none); ``llm``: default the configured chat model
+    (:func:`rag.llm.make_llm`, ``settings.llm``). The store is opened before the model is built, so
+    a missing store fails fast. Pass either to share it (the web app's one store per process, the
+    evals' one model across corpora) or to handle its errors yourself (the CLI).
+    """
+    if store is None:
+        store = Store(settings, create=False)
+    if llm is None:
+        llm = make_llm(settings=settings)
+    return Answerer(store, llm, settings)

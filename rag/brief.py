@@ -17,7 +17,7 @@ from typing import Any, Callable
 
 from langchain_core.output_parsers import StrOutputParser
 
-from rag.answer import Answerer, Citation, evidence_text
+from rag.answer import Answerer, Citation, citation_marks, evidence_text, renumber, with_marks
 from rag.dates import DocDate, find_dates, is_dateline, parse_iso
 from rag.prompts import format_passages, load_prompt
 from rag.retrieve import Filters, Passage
@@ -86,7 +86,7 @@ class Briefer:
                     continue
                 passages = r.passages
             else:
-                chunks = sorted(store.get(where={"source": info.source}), key=lambda c: c.metadata.get("chunk_index", 0))
+                chunks = store.chunks_of(info.source)
                 passages = [Passage(c, 1.0) for c in chunks[:self.settings.brief_passages_per_doc]]
             docs.append((info.source, passages))
         docs.sort(key=lambda d: _date_key(d[1][0].meta))
@@ -116,19 +116,15 @@ class Briefer:
         # a plain cut in date order dropped the last documents' bullets (--all lost the Brest visit).
         sentences = _share(per_doc, self.settings.brief_max_bullets)
         progress("writing the lead")
-        bullet_text = "\n".join(f"- {s.text} " + "".join(f"[{n}]" for n in s.citations) for s in sentences)
+        bullet_text = "\n".join(f"- {s.text} " + citation_marks(s.citations) for s in sentences)
         title, lead = label, []
         if sentences:
             out = self.reduce_chain.invoke({"topic": label, "bullets": bullet_text})
             title, lead_raw = _title_and_lead(out, label)
             evidence = {n: evidence_text(n, p) for n, p in enumerate(numbered, start=1)}
             lead = [s for s in verify_answer(lead_raw, evidence, self.settings.support_threshold).sentences if s.citations]
-        order: dict[int, int] = {}
-        for s in lead + sentences:
-            for n in s.citations:
-                order.setdefault(n, len(order) + 1)
-        cite = lambda s: _with_marks(s.text, [order[n] for n in s.citations])  # noqa: E731
-        citations = [Citation.from_passage(new, numbered[old - 1]) for old, new in sorted(order.items(), key=lambda x: x[1])]
+        order, citations = renumber(lead + sentences, numbered)
+        cite = lambda s: with_marks(s.text.strip(), [order[n] for n in s.citations])  # noqa: E731
         bullets = [cite(s) for s in sentences]
         md = [f"# {title}", ""]
         if lead:
@@ -145,8 +141,7 @@ class Briefer:
         for i, (source, passages) in enumerate(docs, start=1):
             progress(f"[{i}/{len(docs)}] dating events in {source}")
             doc_date = parse_iso(passages[0].meta.get("date"))
-            chunks = self.answerer.store.get(where={"source": source})
-            chunks.sort(key=lambda c: c.metadata.get("chunk_index", 0))
+            chunks = self.answerer.store.chunks_of(source)
             found = _dated_sentences(chunks, doc_date, i, title=passages[0].meta.get("title"),
                                      window_days=self.settings.brief_year_window_days)
             if topic:
@@ -167,7 +162,7 @@ class Briefer:
             if n is None:
                 n = by_chunk[e.passage.chunk.id] = len(by_chunk) + 1
                 citations.append(Citation.from_passage(n, e.passage))
-            lines.append(f"- **{e.date_label}** — {_with_marks(e.text, [n])}")
+            lines.append(f"- **{e.date_label}** — {with_marks(e.text.strip(), [n])}")
         title = f"Timeline: {topic}" if topic else "Timeline"
         md = [f"# {title}", ""] + (lines or ["The documents hold no dated events on this topic."])
         md += ["", "## Sources", ""] + _source_lines(citations, self.settings.brief_quote_chars)
@@ -298,12 +293,6 @@ def _share(per_doc: list[list[CheckedSentence]], limit: int) -> list[CheckedSent
             if len(kept) < limit and rank < len(doc) and all(support(doc[rank].text, k.text) < 0.8 for *_, k in kept):
                 kept.append((i, rank, doc[rank]))
     return [s for *_, s in sorted(kept, key=lambda x: (x[0], x[1]))]
-
-
-def _with_marks(text: str, numbers: list[int]) -> str:
-    marks = "".join(f"[{n}]" for n in numbers)
-    m = re.match(r"^(.*?)([.!?]*)$", text.strip(), re.S)
-    return f"{m.group(1)} {marks}{m.group(2) or '.'}"
 
 
 def _source_lines(citations: list[Citation], quote_chars: int) -> list[str]:

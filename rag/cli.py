@@ -133,7 +133,9 @@ def sources(store: str | None, chroma_url: str | None, as_json: bool) -> None:
 
 
 def _answerer(settings: Settings):
-    from rag.answer import Answerer
+    """:func:`rag.answer.build_answerer` with the CLI's messages: a missing or empty store and a
+    model that cannot be built are one-line errors (the store is checked before the model loads)."""
+    from rag.answer import build_answerer
     from rag.llm import make_llm
 
     st = _open_store(settings, create=False)
@@ -143,7 +145,7 @@ def _answerer(settings: Settings):
         llm = make_llm(settings=settings)
     except Exception as exc:
         raise click.ClickException(str(exc)) from None
-    return Answerer(st, llm, settings)
+    return build_answerer(settings, store=st, llm=llm)
 
 
 def _model_failure(exc: Exception, settings: Settings) -> click.ClickException:

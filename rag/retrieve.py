@@ -15,7 +15,7 @@ from typing import Any
 
 from rag.config import Settings
 from rag.dates import MONTH_NAMES, MONTH_WORD_TITLE, MONTHS, YEAR
-from rag.store import Store, StoredChunk
+from rag.store import Store, StoredChunk, document_order
 
 
 @dataclass(frozen=True)
@@ -192,8 +192,7 @@ class Retriever:
             docs: dict[str, list[StoredChunk]] = {}
             for c in self._bm25.chunks:
                 docs.setdefault(c.metadata.get("source", "?"), []).append(c)
-            self._docs = {s: " ".join(c.text for c in sorted(cs, key=lambda c: c.metadata.get("chunk_index", 0)))
-                          for s, cs in docs.items()}
+            self._docs = {s: " ".join(c.text for c in document_order(cs)) for s, cs in docs.items()}
             self._docs_key = self._bm25.key
         return self._docs
 

@@ -12,7 +12,7 @@ import os
 import threading
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any, Callable, Iterable
 from urllib.parse import urlparse
 
 from rag.config import Settings
@@ -47,6 +47,12 @@ class StoredChunk:
     def body(self) -> str:
         """The exact passage from the cleaned document (without the heading context line)."""
         return self.text[int(self.metadata.get("body_offset", 0)) :]
+
+
+def document_order(chunks: Iterable[StoredChunk]) -> list[StoredChunk]:
+    """``chunks`` in the order they stand in their document (by ``chunk_index``; a chunk without
+    one counts as 0; the sort is stable). :meth:`Store.chunks_of` is this over one document."""
+    return sorted(chunks, key=lambda c: c.metadata.get("chunk_index", 0))
 
 
 class Store:
@@ -142,6 +148,10 @@ class Store:
                 break
             offset += self.GET_PAGE
         return out
+
+    def chunks_of(self, source: str) -> list[StoredChunk]:
+        """Every chunk of the document ``source``, in document order (:func:`document_order`); [] when none."""
+        return document_order(self.get(where={"source": source}))
 
     def sources(self) -> list[SourceInfo]:
         """One row per stored document, sorted by source name."""

@@ -14,8 +14,8 @@ CONTEXT_CHARS = 280  # text shown around a cited passage in a source card
 
 def document_text(store, source: str) -> str:
     """The cleaned text of ``source`` rebuilt from its chunks (exact offsets; gaps become spaces)."""
-    chunks = sorted(store.get(where={"source": source}),
-                    key=lambda c: (int(c.metadata.get("start", 0) or 0), int(c.metadata.get("chunk_index", 0) or 0)))
+    # by start offset; chunks starting at the same offset stay in document order (the sort is stable)
+    chunks = sorted(store.chunks_of(source), key=lambda c: int(c.metadata.get("start", 0) or 0))
     doc = ""
     for c in chunks:
         start = c.metadata.get("start")

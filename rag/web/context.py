@@ -26,14 +26,14 @@ def default_store(settings: Settings):
 
 
 def default_answerer(settings: Settings):
-    """Store + the configured chat model, built on first use and then reused."""
-    from rag.answer import Answerer
-    from rag.llm import make_llm
+    """:func:`rag.answer.build_answerer` over the process's store for ``settings`` and the configured
+    chat model, built on first use and then reused."""
+    from rag.answer import build_answerer
 
     store = default_store(settings)
     with _default_lock:
         if settings not in _default_answerers:
-            _default_answerers[settings] = Answerer(store, make_llm(settings=settings), settings)
+            _default_answerers[settings] = build_answerer(settings, store=store)
         return _default_answerers[settings]
 
 

@@ -196,8 +196,7 @@ def test_rendered_text_is_escaped():
 def test_source_card_highlights_the_passage_in_context_and_escapes(seed_store):
     from rag.answer import Citation
 
-    chunk = sorted(seed_store.get(where={"source": "000_e3a7af6ccd77722d.txt"}),
-                   key=lambda c: c.metadata["chunk_index"])[1]
+    chunk = seed_store.chunks_of("000_e3a7af6ccd77722d.txt")[1]
     m = chunk.metadata
     cite = Citation(n=3, source=m["source"], title="<b>T</b>", date=m.get("date"), chunk_id=chunk.id, text=chunk.body,
                     date_label=m.get("date_label"), heading=m.get("heading") or None, start=m["start"], end=m["end"])

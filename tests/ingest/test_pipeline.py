@@ -148,7 +148,7 @@ def test_a_document_chroma_refuses_fails_alone_when_written_with_others(empty_st
 
 
 def test_pdf_chunks_carry_their_page_and_text_chunks_none(pdf_store):
-    pdf = sorted(pdf_store.get(where={"source": "water_report.pdf"}), key=lambda c: c.metadata["chunk_index"])
+    pdf = pdf_store.chunks_of("water_report.pdf")
     assert [c.metadata["page"] for c in pdf] == [1, 2, 3]
     assert all(isinstance(c.metadata["page"], int) and "page_end" not in c.metadata for c in pdf)
     assert "Olga Varenik" in pdf[2].body and not any("Varenik" in c.body for c in pdf[:2])

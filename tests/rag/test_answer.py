@@ -61,6 +61,52 @@ def test_premise_note_when_names_never_meet(seed_store):
     assert "none of the documents" not in llm.prompt_text()
 
 
+def test_premise_check_runs_once_per_answer(seed_store, monkeypatch):
+    import rag.answer
+
+    calls: list[str] = []
+    real = rag.answer.premise_conflict
+    monkeypatch.setattr(rag.answer, "premise_conflict", lambda q, docs: calls.append(q) or real(q, docs))
+    answerer, llm = make(seed_store, "The documents do not say.")
+    ans = answerer.run("Why did Lavrov meet Vladimir Makei in Brest?")
+    assert calls == ["Why did Lavrov meet Vladimir Makei in Brest?"]  # the prompt's note and the refusal share it
+    assert "none of the documents mentions Vladimir together with Brest" in llm.prompt_text()
+    assert ans.answer.startswith("None of the documents mentions Vladimir Makei together with Brest.")
+    # finish() on its own (benchmarks time it) still makes the check when it is not given
+    again = answerer.finish(ans.question, ans.standalone_question, ans.raw, ans.passages, {})
+    assert len(calls) == 2 and again.answer == ans.answer and again.citations == ans.citations
+
+
+def test_build_answerer_opens_the_store_and_the_configured_model(seed_settings, seed_store):
+    from rag.answer import build_answerer
+    from rag.store import StoreError
+
+    answerer = build_answerer(seed_settings.with_(llm="fake:Lavrov met Ryzhenkov in Brest [1]."))
+    assert answerer.store.location == seed_store.location and answerer.settings.llm.startswith("fake:")
+    assert answerer.run("Who did Lavrov meet in Brest?").answer == "Lavrov met Ryzhenkov in Brest [1]."
+    llm = QueuedChatModel(answers=["x"])
+    shared = build_answerer(seed_settings, store=seed_store, llm=llm)
+    assert shared.store is seed_store and shared.llm is llm and shared.settings == seed_settings
+    with pytest.raises(StoreError, match="no store at"):
+        build_answerer(seed_settings.with_(store_dir=seed_settings.store_dir / "missing"), llm=llm)
+
+
+def test_with_marks_and_renumber_are_the_one_home_of_citation_marks(seed_store):
+    from rag.answer import citation_marks, renumber, with_marks
+    from rag.verify import CheckedSentence
+
+    assert citation_marks([2, 1]) == "[2][1]"
+    assert with_marks("Lavrov met Makei.", [1, 2]) == "Lavrov met Makei [1][2]."
+    assert with_marks("Did he?!", [3]) == "Did he [3]?!"
+    assert with_marks("No end mark", [1]) == "No end mark [1]."
+    assert with_marks("Uncited.", []) == "Uncited."
+    passages = Answerer(seed_store, QueuedChatModel(answers=["x"])).retrieve("Who did Lavrov meet in Brest?").passages
+    sentences = [CheckedSentence("a", [3], 1.0), CheckedSentence("b", [1, 3], 1.0), CheckedSentence("c", [], 0.0)]
+    order, citations = renumber(sentences, passages)
+    assert order == {3: 1, 1: 2}
+    assert [(c.n, c.chunk_id) for c in citations] == [(1, passages[2].chunk.id), (2, passages[0].chunk.id)]
+
+
 def test_name_span_takes_the_whole_name():
     from rag.answer import _name_span
 

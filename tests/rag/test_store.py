@@ -24,6 +24,20 @@ def test_get_by_ids_in_pages_keeps_the_filter(seed_store, monkeypatch):
     assert len(got) == sum(1 for c in seed_store.get(with_text=False) if c.metadata["source"] == source)
 
 
+def test_chunks_of_is_one_document_in_order(seed_store):
+    from rag.store import StoredChunk, document_order
+
+    source = "000_e3a7af6ccd77722d.txt"
+    chunks = seed_store.chunks_of(source)
+    assert len(chunks) > 1 and {c.metadata["source"] for c in chunks} == {source}
+    assert [c.metadata["chunk_index"] for c in chunks] == list(range(len(chunks)))
+    assert {c.id for c in chunks} == {c.id for c in seed_store.get(where={"source": source})}
+    assert seed_store.chunks_of("no-such-document.txt") == []
+    # a chunk without an index counts as 0, and ties keep their order
+    loose = [StoredChunk("b", "", {"chunk_index": 1}), StoredChunk("x", "", {}), StoredChunk("a", "", {"chunk_index": 0})]
+    assert [c.id for c in document_order(loose)] == ["x", "a", "b"]
+
+
 # --- which encoder embedded a store
 
 
