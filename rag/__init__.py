@@ -2,7 +2,7 @@
 
 The public API, for use from Python and LangChain (README: "Use from LangChain")::
 
-    from rag import HybridRetriever, Settings, Store, cited_answer_chain, make_llm
+    from rag import HybridRetriever, Settings, Store, briefing_chain, cited_answer_chain, make_llm
 
 Names are imported on first use (module ``__getattr__``), so ``import rag`` stays cheap, and so
 does importing any submodule (``rag.config``, ``rag.cli``), which runs this file first: nothing
@@ -18,6 +18,10 @@ _EXPORTS = {
     "cited_answer_chain": "rag.chain",
     "CitedAnswerChain": "rag.chain",
     "ChainInput": "rag.chain",
+    "briefing_chain": "rag.brief_chain",
+    "BriefingChain": "rag.brief_chain",
+    "BriefingInput": "rag.brief_chain",
+    "Briefing": "rag.brief",
     "HybridRetriever": "rag.documents",
     "to_document": "rag.documents",
     "to_documents": "rag.documents",
@@ -38,6 +42,8 @@ __all__ = sorted(_EXPORTS)
 
 if TYPE_CHECKING:  # for type checkers and IDEs; at run time __getattr__ imports on demand
     from rag.answer import REFUSAL_TEXT, Answer, Answerer, Citation, build_answerer
+    from rag.brief import Briefing
+    from rag.brief_chain import BriefingChain, BriefingInput, briefing_chain
     from rag.chain import ChainInput, CitedAnswerChain, cited_answer_chain
     from rag.config import Settings, offline_environment
     from rag.documents import HybridRetriever, to_document, to_documents, to_passage

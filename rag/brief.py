@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable
 
 from langchain_core.output_parsers import StrOutputParser
+from langchain_core.runnables import RunnableConfig
 
 from rag.answer import Answerer, Citation, citation_marks, evidence_text, renumber, with_marks
 from rag.dates import DocDate, find_dates, is_dateline, parse_iso
@@ -93,7 +94,10 @@ class Briefer:
         return docs
 
     # --- briefing
-    def briefing(self, topic: str | None, progress: Progress | None = None) -> Briefing:
+    def briefing(self, topic: str | None, progress: Progress | None = None,
+                 config: RunnableConfig | None = None) -> Briefing:
+        """A cited briefing on ``topic`` (the whole collection when None). ``config`` (a LangChain
+        RunnableConfig: callbacks, tags, metadata) is passed to every model call."""
         progress = progress or (lambda _m: None)
         docs = self.gather(topic, progress)
         label = topic or "the whole collection"
@@ -107,7 +111,7 @@ class Briefer:
             numbered.extend(passages)
             nums = list(range(first, first + len(passages)))
             block = format_passages((n, p.meta, p.chunk.text) for n, p in zip(nums, passages))
-            raw = self.map_chain.invoke({"topic": label, "passages": block})
+            raw = self.map_chain.invoke({"topic": label, "passages": block}, config)
             evidence = {n: evidence_text(n, p) for n, p in zip(nums, passages)}
             raw = "\n".join(_bullet_line(line) for line in raw.splitlines() if line.strip())
             checked = verify_answer(raw, evidence, self.settings.support_threshold)
@@ -119,7 +123,7 @@ class Briefer:
         bullet_text = "\n".join(f"- {s.text} " + citation_marks(s.citations) for s in sentences)
         title, lead = label, []
         if sentences:
-            out = self.reduce_chain.invoke({"topic": label, "bullets": bullet_text})
+            out = self.reduce_chain.invoke({"topic": label, "bullets": bullet_text}, config)
             title, lead_raw = _title_and_lead(out, label)
             evidence = {n: evidence_text(n, p) for n, p in enumerate(numbered, start=1)}
             lead = [s for s in verify_answer(lead_raw, evidence, self.settings.support_threshold).sentences if s.citations]
@@ -134,7 +138,10 @@ class Briefer:
         return Briefing(topic, "\n".join(md) + "\n", citations, bullets)
 
     # --- timeline
-    def timeline(self, topic: str | None, progress: Progress | None = None) -> Briefing:
+    def timeline(self, topic: str | None, progress: Progress | None = None,
+                 config: RunnableConfig | None = None) -> Briefing:
+        """A cited timeline of ``topic`` (the whole collection when None); ``config`` as for
+        :meth:`briefing`."""
         progress = progress or (lambda _m: None)
         docs = self.gather(topic, progress)
         events: list[TimelineEvent] = []
@@ -151,7 +158,7 @@ class Briefer:
             if not found or doc_date is None:
                 for group in ([passages] if topic else _sections(chunks, passages, self.settings.brief_max_sections,
                                                                     self.settings.brief_passages_per_doc)):
-                    found.append(self._main_event(group, doc_date, i))
+                    found.append(self._main_event(group, doc_date, i, config))
             events.extend(e for e in found if e is not None)
         events.sort(key=TimelineEvent.sort_key)
         citations: list[Citation] = []
@@ -168,9 +175,10 @@ class Briefer:
         md += ["", "## Sources", ""] + _source_lines(citations, self.settings.brief_quote_chars)
         return Briefing(topic, "\n".join(md) + "\n", citations, [l[2:] for l in lines])
 
-    def _main_event(self, passages: list[Passage], doc_date: DocDate | None, order: int) -> TimelineEvent | None:
+    def _main_event(self, passages: list[Passage], doc_date: DocDate | None, order: int,
+                    config: RunnableConfig | None = None) -> TimelineEvent | None:
         block = format_passages((n, p.meta, p.chunk.text) for n, p in enumerate(passages, start=1))
-        raw = self.event_chain.invoke({"passages": block})
+        raw = self.event_chain.invoke({"passages": block}, config)
         evidence = {n: evidence_text(n, p) for n, p in enumerate(passages, start=1)}
         checked = [s for s in verify_answer(raw, evidence, self.settings.support_threshold).sentences if s.citations]
         if not checked:

@@ -19,6 +19,8 @@ from langchain_core.prompts import ChatPromptTemplate
 from langchain_core.retrievers import BaseRetriever
 
 from rag.answer import Answer, Answerer
+from rag.brief import Briefer, Briefing
+from rag.brief_chain import briefing_chain, parse_briefing_input
 from rag.chain import cited_answer_chain, parse_input
 from rag.documents import HybridRetriever, to_document, to_passage
 from rag.llm import make_llm
@@ -245,6 +247,60 @@ def test_document_round_trip_keeps_what_a_citation_needs(seed_store):
     assert {k: v for k, v in back.meta.items() if v is not None} == passage.meta
 
 
+# --- the briefing chain
+
+
+def _prompt_text(messages) -> str:
+    return "\n".join(str(m.content) for batch in messages for m in batch)
+
+
+def test_briefing_chain_invoke_returns_the_briefers_cited_briefing(seed_store):
+    chain = briefing_chain(llm=fake(), store=seed_store)
+    briefing = chain.invoke("Ryzhenkov")
+    assert isinstance(briefing, Briefing) and briefing.topic == "Ryzhenkov"
+    assert [c.source for c in briefing.citations] == [BREST] and "[1]" in briefing.markdown
+    assert briefing.bullets == [REPLY]
+    # exactly what rag brief makes: the Briefer with the same store and model
+    assert briefing.markdown == Briefer(Answerer(seed_store, fake(), seed_store.settings)).briefing("Ryzhenkov").markdown
+    # None, "" and a dict without a topic are the whole collection
+    whole = chain.invoke(None)
+    assert whole.topic is None and whole.markdown.startswith("# the whole collection\n")
+    assert chain.invoke("").markdown == whole.markdown == chain.invoke({"timeline": False}).markdown
+    assert list(chain.stream("Ryzhenkov")) == [briefing]  # one final chunk, the Briefing
+
+
+def test_briefing_chain_batch_and_timelines(seed_store):
+    chain = briefing_chain(llm=fake(), store=seed_store)
+    briefing, timeline = chain.batch(["Ryzhenkov", {"topic": "Ryzhenkov", "timeline": True}])
+    assert briefing.markdown.startswith("# Ryzhenkov\n") and briefing.citations
+    assert timeline.markdown.startswith("# Timeline: Ryzhenkov\n") and timeline.citations
+    assert all(c.source == BREST for c in timeline.citations)
+    assert briefing_chain(llm=fake(), store=seed_store, timeline=True).invoke("Ryzhenkov").markdown == timeline.markdown
+    assert asyncio.run(chain.ainvoke("Ryzhenkov")).markdown == briefing.markdown
+
+
+def test_briefing_chain_config_callbacks_reach_the_map_and_reduce_calls(seed_store):
+    recorder = Recorder()
+    chain = briefing_chain(llm=fake(), store=seed_store)
+    chain.invoke(None, {"callbacks": [recorder], "tags": ["brief-test"], "metadata": {"who": "test"}})
+    starts = recorder.of("chat_model_start")
+    maps = [s for s in starts if "notes for an analyst's briefing" in _prompt_text(s[2])]
+    assert len(maps) == len(seed_store.sources())  # one map call per document of the collection
+    assert len(starts) == len(maps) + 1  # then the reduce
+    assert all("brief-test" in tags and metadata.get("who") == "test" for tags, metadata, _ in starts)
+
+
+def test_briefing_chain_input_forms_and_defaults(seed_settings, seed_store):
+    assert parse_briefing_input("  Brest ") == ("Brest", False)
+    assert parse_briefing_input({"topic": "", "timeline": True}) == (None, True)
+    assert parse_briefing_input({"topic": "Brest"}, timeline=True) == ("Brest", True)
+    with pytest.raises(TypeError):
+        parse_briefing_input(42)
+    # no store: the one the settings name, opened read-only
+    chain = briefing_chain(llm=fake(), settings=seed_settings)
+    assert chain.invoke("Ryzhenkov").markdown == briefing_chain(llm=fake(), store=seed_store).invoke("Ryzhenkov").markdown
+
+
 # --- the fake model, the public API, the README
 
 
@@ -265,6 +321,7 @@ def test_public_api_is_importable_and_import_rag_is_light():
     for name in rag.__all__:
         assert getattr(rag, name) is not None
     assert rag.cited_answer_chain is cited_answer_chain and rag.HybridRetriever is HybridRetriever
+    assert rag.briefing_chain is briefing_chain and rag.Briefing is Briefing
     code = ("import sys, rag; "
             "print([m for m in ('langchain_core', 'chromadb', 'torch', 'llama_cpp') if m in sys.modules])")
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)
