@@ -6,16 +6,31 @@ PY := $(VENV)/bin/python
 # Built for the CPU it runs on (pip builds llama-cpp-python from source on the user's machine anyway):
 # GGML_NATIVE=ON reads prompts ~1.7x faster than AVX2-only flags on an AVX-512/VNNI CPU. Override CMAKE_ARGS to change.
 export CMAKE_ARGS ?= -DLLAVA_BUILD=OFF -DGGML_NATIVE=ON
+# ...but without ggml's AMX kernels: on an AMX CPU (Intel Sapphire Rapids and later) a native build
+# repacks the Q4_K_M weights into an AMX buffer and segfaults in the first decode (seen here on
+# 2026-12-02, Xeon VM; llama.cpp issue #20824, ollama #17205). The explicit -mno-* flags win over
+# -march=native whatever their order; on CPUs without AMX they change nothing.
+export CFLAGS ?= -mno-amx-tile -mno-amx-int8 -mno-amx-bf16
+export CXXFLAGS ?= -mno-amx-tile -mno-amx-int8 -mno-amx-bf16
+# pip's wheel cache does not key on CMAKE_ARGS/CFLAGS, so a wheel built with other flags (or for
+# another CPU) would be reused: llama-cpp-python's wheel is cached here instead, keyed by the build
+# flags and this CPU's feature flags.
+LLAMA_SPEC := llama-cpp-python>=0.3.16,<0.4
+LLAMA_KEY := $(shell (echo '$(LLAMA_SPEC) $(CMAKE_ARGS) $(CFLAGS) $(CXXFLAGS)'; grep -m1 '^flags' /proc/cpuinfo 2>/dev/null) | sha256sum | cut -c1-16)
+LLAMA_WHEELS := $(or $(RAG_CACHE_DIR),$(HOME)/.cache)/rag-briefing/wheels/llama-$(LLAMA_KEY)
 export HF_HUB_OFFLINE := 1
 export ANONYMIZED_TELEMETRY := False
 export GRADIO_ANALYTICS_ENABLED := False
 
 .PHONY: install chat test unit evals browser bench clean-store
 
-$(VENV)/.installed: pyproject.toml constraints.txt
+$(VENV)/.installed: pyproject.toml constraints.txt Makefile
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --upgrade 'pip>=24' >/dev/null
-	$(PY) -m pip install -c constraints.txt -e '.[test]'
+	ls $(LLAMA_WHEELS)/llama_cpp_python-*.whl >/dev/null 2>&1 || \
+	  $(PY) -m pip wheel --no-cache-dir --no-deps -c constraints.txt -w $(LLAMA_WHEELS) '$(LLAMA_SPEC)'
+	$(PY) -m pip install --force-reinstall --no-deps $(LLAMA_WHEELS)/llama_cpp_python-*.whl
+	$(PY) -m pip install -c constraints.txt --find-links $(LLAMA_WHEELS) -e '.[test]'
 	touch $@
 
 install: $(VENV)/.installed

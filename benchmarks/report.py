@@ -154,7 +154,7 @@ def _retrieval(entry: dict[str, Any], out: Path) -> list[str]:
                   f"They are built from the {pool:,} embedded chunks: replica r renames every generated name and shifts "
                   f"years in the text and metadata (so BM25 sees new vocabulary), and its embedding is the pool "
                   f"chunk's plus Gaussian noise, renormalised (mean cosine to the source vector {_fmt(cos, 3)}); chunks "
-                  "go in with `store.add(..., embeddings=...)`. Their 'ingest time' is therefore Chroma's write time "
+                  "go in with `store.add_documents(..., embeddings=...)`. Their 'ingest time' is therefore Chroma's write time "
                   "with precomputed vectors; the full-path estimate is given beside it.")
     md.append(f"{r.get('scales')[0].get('queries', '?')} questions per scale naming people, places and dates from "
               "the corpus. Latencies per query: *embed* = `store.embed_query` (the store's encoder, one thread); *dense search* = "
@@ -362,7 +362,7 @@ def _memory(entry: dict[str, Any], out: Path) -> list[str]:
     big = r.get("ingest_largest") or {}
     if big:
         how = ("through the real Ingestor" if big.get("mode") == "ingestor" else
-               "from the embedded pool with precomputed vectors (`store.add(..., embeddings=...)`, no encoding of the "
+               "from the embedded pool with precomputed vectors (`store.add_documents(..., embeddings=...)`, no encoding of the "
                "new chunks; the encoder is loaded all the same: the section warms it up first)")
         md.append(f"**Ingesting the largest scale** ({_fmt(big.get('chunks'))} chunks, {how}; source: "
                   f"{r.get('ingest_largest_source')}): peak RSS after the build **{_fmt(big.get('peak_rss_build_mib'), 0)} MiB**, "

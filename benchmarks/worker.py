@@ -290,6 +290,8 @@ class _Bm25Probe:
 
 
 def task_scale(a: dict[str, Any]) -> dict[str, Any]:
+    from langchain_core.documents import Document
+
     from benchmarks.corpus import Pool, queries, replicate, write_documents
     from ingest.pipeline import Ingestor
     from rag.embed import get_embeddings
@@ -321,8 +323,9 @@ def task_scale(a: dict[str, Any]) -> dict[str, Any]:
         t0 = time.perf_counter()
         cos: list[float] = []
         for ids, texts, metas, emb, src, reps in replicate(pool, n, noise=float(a.get("noise", 0.25))):
+            docs = [Document(id=i, page_content=t, metadata=m) for i, t, m in zip(ids, texts, metas)]
             t1 = time.perf_counter()
-            store.add(ids, texts, metas, embeddings=emb)
+            store.add_documents(docs, embeddings=emb)
             add_s += time.perf_counter() - t1
             moved = reps > 0
             if moved.any() and len(cos) < 20000:
@@ -609,8 +612,9 @@ def task_generation(a: dict[str, Any]) -> dict[str, Any]:
                 ts = []
                 for _ in range(finish_reps):
                     t0 = time.perf_counter()
-                    answerer.finish(question, answer.standalone_question or question, answer.raw, passages,
-                                    dict(answer.timings))
+                    standalone = answer.standalone_question or question
+                    answerer.finish(question, standalone, answer.raw, passages, dict(answer.timings),
+                                    conflict=answerer.premise_check(standalone))
                     ts.append((time.perf_counter() - t0) * 1000)
                 row["finish_ms"] = summary_ms(ts)
             except Exception as exc:  # Answerer.finish is being reworked elsewhere; report, don't fail

@@ -52,6 +52,18 @@ def tasks() -> dict[str, list[dict]]:
 
 
 @pytest.fixture(scope="session")
+def followups() -> list[dict]:
+    """The follow-up rewrite items (evals/followups.yaml), EVAL_* selection applied."""
+    import yaml
+
+    items = yaml.safe_load((EVALS / "followups.yaml").read_text(encoding="utf-8"))["followups"]
+    for item in items:
+        if item.get("split") not in ("dev", "test") or item.get("corpus") not in corpora():
+            raise ValueError(f"followups.yaml: {item.get('id')}: corpus must be one of {sorted(corpora())}, split dev or test")
+    return _selected(items)
+
+
+@pytest.fixture(scope="session")
 def eval_settings(tmp_path_factory):
     """corpus name -> Settings of a store built from that corpus's documents (built on first use)."""
     from ingest.pipeline import Ingestor
@@ -157,6 +169,16 @@ def _markdown(report: dict) -> str:
                   f"(`evals/verifier_cases.jsonl`). Positive = the verifier keeps the sentence as written "
                   f"(a sentence it cuts a detail from counts as dropped).", ""]
         lines += _side_by_side(v, ("cases", "supported", "precision", "recall", "false_keeps", "false_drops", "cut"))
+    f = report.get("followups")
+    if f:
+        lines += ["", "## Follow-up rewrites", "",
+                  "Chat follow-ups that point back into the conversation (evals/followups.yaml), rewritten into a "
+                  "standalone question before retrieval (prompts/condense.md); a rewrite passes when it is a question "
+                  "naming what the follow-up points back to.", ""]
+        lines += _side_by_side(f["by_group"], ("items", "pass_rate"))
+        lines += ["", "| id | corpus/split | pass | missing | rewrite |", "|---|---|---|---|---|"]
+        lines += [f"| {r['id']} | {r['corpus']}/{r['split']} | {'✓' if r['passed'] else '✗'} | {', '.join(r['missing'])} | "
+                  f"{r['rewrite'].replace('|', '/')[:160]} |" for r in f["items"]]
     b = report.get("briefings")
     if b:
         lines += ["", "## Briefings", ""] + _side_by_side(report["briefings_by_group"], _B_FIGURES)
@@ -171,7 +193,7 @@ def _markdown(report: dict) -> str:
 
 
 def pytest_sessionfinish(session, exitstatus):
-    if "questions" not in RESULTS and "briefings" not in RESULTS:
+    if not any(k in RESULTS for k in ("questions", "briefings", "followups")):
         return
     settings = RESULTS.get("settings")
     report: dict = {"date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
@@ -184,6 +206,8 @@ def pytest_sessionfinish(session, exitstatus):
         report["questions"] = [dict(dataclasses.asdict(s), cites_expected=s.cites_expected) for s in scores]
     if "verifier" in RESULTS:
         report["verifier"] = RESULTS["verifier"]
+    if "followups" in RESULTS:
+        report["followups"] = RESULTS["followups"]
     if "briefings" in RESULTS:
         bs = RESULTS["briefings"]
         report["briefings"] = [dict(dataclasses.asdict(s), source_coverage=s.source_coverage, fact_recall=s.fact_recall) for s in bs]
@@ -212,6 +236,9 @@ def _readme_figures(report: dict) -> str:
     if report.get("verifier"):
         lines += ["", "Verifier on the hand-labelled sentences:", ""]
         lines += _side_by_side(report["verifier"], ("cases", "precision", "recall"))
+    if report.get("followups"):
+        lines += ["", "Chat follow-ups rewritten into standalone questions:", ""]
+        lines += _side_by_side(report["followups"]["by_group"], ("items", "pass_rate"))
     lines += ["", "Briefings:", ""] + _side_by_side(b, ("briefings", "fact_recall", "forbidden_found", "source_coverage", "seconds_mean"))
     return "\n".join(lines)
 
@@ -246,4 +273,6 @@ def pytest_terminal_summary(terminalreporter):
                       f"forbidden={','.join(s['forbidden']) or '-'} coverage={s['source_coverage']:.2f} {s['seconds']:.0f}s")
     for g, figs in report.get("briefings_by_group", {}).items():
         tr.write_line(f"briefings {g}: {json.dumps(figs)}")
+    for g, figs in (report.get("followups") or {}).get("by_group", {}).items():
+        tr.write_line(f"follow-ups {g}: {json.dumps(figs)}")
     tr.write_line(f"report written to {RESULTS.get('report_path')}")

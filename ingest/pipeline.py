@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterable
 
+from langchain_core.documents import Document
+
 from ingest.clean import clean_pages, clean_text
 from ingest.load import SUPPORTED_SUFFIXES, LoadError, load_file
 from ingest.metadata import content_hash, document_date, document_title
@@ -75,6 +77,25 @@ class PreparedDocument:
         if span is None:
             return {}
         return {"page": span[0]} if span[0] == span[1] else {"page": span[0], "page_end": span[1]}
+
+    def documents(self) -> list[Document]:
+        """The chunks as LangChain ``Document``s, as the store keeps them: ``id`` the content-derived
+        chunk id (:func:`chunk_id`; a repeated one is kept once), ``page_content`` heading + body
+        (:attr:`~ingest.split.Chunk.display_text`), ``metadata`` the document's plus the chunk's
+        ``chunk_index``, ``n_chunks``, span (``start``, ``end``), ``heading``, ``body_offset`` and pages."""
+        out: list[Document] = []
+        seen: set[str] = set()
+        for n, chunk in enumerate(self.chunks):
+            cid = chunk_id(self.source, self.metadata["content_hash"], chunk)
+            if cid in seen:
+                continue
+            seen.add(cid)
+            out.append(Document(
+                id=cid, page_content=chunk.display_text,
+                metadata={**self.metadata, "chunk_index": n, "n_chunks": len(self.chunks), "start": chunk.start,
+                          "end": chunk.end, "heading": chunk.heading,
+                          "body_offset": len(chunk.display_text) - len(chunk.body), **self.chunk_pages(chunk)}))
+        return out
 
 
 def chunk_id(source: str, doc_hash: str, chunk: Chunk) -> str:
@@ -140,7 +161,7 @@ class _Plan:
 
     source: str
     ids: list[str]
-    new: list[tuple[str, str, dict[str, Any]]]
+    new: list[Document]
     stale: list[str]
     # kept chunks whose stored "path" differs from this file's (the same text read from elsewhere):
     # (id, its metadata with the new path)
@@ -193,7 +214,7 @@ class Ingestor:
     def _flush(self, pending: list[tuple[Path, "_Plan"]], report: IngestReport) -> None:
         if not pending:
             return
-        texts = [t for _, plan in pending for _, t, _ in plan.new]
+        texts = [d.page_content for _, plan in pending for d in plan.new]
         try:
             vectors = self._embed(texts)
         except Exception as exc:  # e.g. out of memory: every pending document is reported, none half-written
@@ -212,9 +233,8 @@ class Ingestor:
             together = len(group) > 1
             if together:
                 try:
-                    rows = [(row, vec) for _, plan, own in group for row, vec in zip(plan.new, own)]
-                    self.store.add([r[0] for r, _ in rows], [r[1] for r, _ in rows], [r[2] for r, _ in rows],
-                                   embeddings=[v for _, v in rows])
+                    self.store.add_documents([d for _, plan, _ in group for d in plan.new],
+                                             embeddings=[v for _, _, own in group for v in own])
                 except Exception:  # write them one by one, so that one bad document fails alone
                     together = False
             for path, plan, own in group:
@@ -245,18 +265,9 @@ class Ingestor:
     def _plan(self, doc: PreparedDocument) -> "_Plan":
         stored = {c.id: c.metadata for c in self.store.get(where={"source": doc.source}, with_text=False)}
         existing = set(stored)
-        ids: list[str] = []
-        new: list[tuple[str, str, dict[str, Any]]] = []
-        for n, chunk in enumerate(doc.chunks):
-            cid = chunk_id(doc.source, doc.metadata["content_hash"], chunk)
-            if cid in ids:
-                continue
-            ids.append(cid)
-            if cid not in existing:
-                new.append((cid, chunk.display_text,
-                            {**doc.metadata, "chunk_index": n, "n_chunks": len(doc.chunks), "start": chunk.start,
-                             "end": chunk.end, "heading": chunk.heading,
-                             "body_offset": len(chunk.display_text) - len(chunk.body), **doc.chunk_pages(chunk)}))
+        chunks = doc.documents()
+        ids = [str(d.id) for d in chunks]
+        new = [d for d in chunks if d.id not in existing]
         path = doc.metadata.get("path")
         moved = [(cid, {**stored[cid], "path": path}) for cid in ids
                  if path and cid in stored and stored[cid].get("path") != path]
@@ -268,9 +279,7 @@ class Ingestor:
         if not added:
             step = max(1, self.store.max_batch_size)
             for s in range(0, len(plan.new), step):
-                part = plan.new[s : s + step]
-                self.store.add([p[0] for p in part], [p[1] for p in part], [p[2] for p in part],
-                               embeddings=vectors[s : s + step])
+                self.store.add_documents(plan.new[s : s + step], embeddings=vectors[s : s + step])
         self.store.delete(plan.stale)
         self.store.update_metadata([m[0] for m in plan.moved], [m[1] for m in plan.moved])
         return DocumentResult(plan.source, added=len(plan.new), unchanged=len(plan.ids) - len(plan.new),

@@ -72,7 +72,7 @@ class Briefer:
         self.event_chain = load_prompt("timeline_event") | llm | StrOutputParser()
 
     # --- gathering
-    def gather(self, topic: str | None, progress: Progress | None = None) -> list[tuple[str, list[Passage]]]:
+    def gather(self, topic: str | None) -> list[tuple[str, list[Passage]]]:
         """Per document that bears on ``topic`` (all documents when None): its most relevant passages."""
         store = self.answerer.store
         docs: list[tuple[str, list[Passage]]] = []
@@ -99,7 +99,7 @@ class Briefer:
         """A cited briefing on ``topic`` (the whole collection when None). ``config`` (a LangChain
         RunnableConfig: callbacks, tags, metadata) is passed to every model call."""
         progress = progress or (lambda _m: None)
-        docs = self.gather(topic, progress)
+        docs = self.gather(topic)
         label = topic or "the whole collection"
         if not docs:
             return Briefing(topic, f"# Briefing: {label}\n\nThe documents do not say anything about this topic.\n", [])
@@ -143,7 +143,7 @@ class Briefer:
         """A cited timeline of ``topic`` (the whole collection when None); ``config`` as for
         :meth:`briefing`."""
         progress = progress or (lambda _m: None)
-        docs = self.gather(topic, progress)
+        docs = self.gather(topic)
         events: list[TimelineEvent] = []
         for i, (source, passages) in enumerate(docs, start=1):
             progress(f"[{i}/{len(docs)}] dating events in {source}")

@@ -20,6 +20,7 @@ from rag.embed import DEFAULT_ENCODER, LEGACY_ENCODER, EncoderError, LazyEmbeddi
 
 if TYPE_CHECKING:  # chromadb and LangChain load on first Store(), not on import
     from chromadb import ClientAPI, Collection
+    from langchain_core.documents import Document
     from langchain_core.embeddings import Embeddings
 
 
@@ -173,13 +174,23 @@ class Store:
         return [(StoredChunk(doc.id or "", doc.page_content, dict(doc.metadata)), 1.0 - float(dist)) for doc, dist in hits]
 
     # --- writes
-    def add(self, ids: list[str], texts: list[str], metadatas: list[dict[str, Any]], embeddings: list[list[float]] | None = None) -> None:
-        if not ids:
+    def add_documents(self, documents: list[Document], embeddings: list[list[float]] | None = None) -> None:
+        """Write ``documents`` (LangChain ``Document``s whose ``id`` is the chunk id, as
+        :meth:`ingest.pipeline.PreparedDocument.documents` makes them); same id → replaced. With
+        ``embeddings`` (one per document, in order) the vectors are stored as given, not re-encoded."""
+        if not documents:
             return
+        if any(not d.id for d in documents):
+            raise ValueError("every Document written to the store needs an id (its chunk id)")
+        ids = [str(d.id) for d in documents]
+        texts = [d.page_content for d in documents]
+        metadatas = [dict(d.metadata) for d in documents]
         with self._write_lock:
             if embeddings is None:
                 self.vectors.add_texts(texts=texts, metadatas=metadatas, ids=ids)
             else:
+                if len(embeddings) != len(documents):
+                    raise ValueError(f"{len(embeddings)} embeddings for {len(documents)} documents")
                 self.collection.upsert(ids=ids, documents=texts, metadatas=metadatas, embeddings=embeddings)
             self.version += 1
 

@@ -117,13 +117,13 @@ def test_documents_are_embedded_together_and_each_stored_with_its_own_vectors(tm
 def test_documents_of_one_flush_go_to_chroma_in_one_write(empty_store, tmp_path, monkeypatch):
     docs = _copy_seeds(tmp_path / "docs", names=tuple(sorted(p.name for p in SEEDS.glob("*.txt"))))
     writes: list[set[str]] = []
-    real = Store.add
+    real = Store.add_documents
 
-    def recording(self, ids, texts, metadatas, embeddings=None):
-        writes.append({m["source"] for m in metadatas})
-        return real(self, ids, texts, metadatas, embeddings)
+    def recording(self, documents, embeddings=None):
+        writes.append({d.metadata["source"] for d in documents})
+        return real(self, documents, embeddings)
 
-    monkeypatch.setattr(Store, "add", recording)
+    monkeypatch.setattr(Store, "add_documents", recording)
     report = Ingestor(empty_store).run([docs], progress=False)
     assert report.ok and len(writes) == 1 and len(writes[0]) == 5
     assert empty_store.count() == report.added
@@ -132,14 +132,14 @@ def test_documents_of_one_flush_go_to_chroma_in_one_write(empty_store, tmp_path,
 def test_a_document_chroma_refuses_fails_alone_when_written_with_others(empty_store, tmp_path, monkeypatch):
     docs = _copy_seeds(tmp_path / "docs", names=tuple(sorted(p.name for p in SEEDS.glob("*.txt"))))
     bad = "003_303e7899af01f908.txt"
-    real = Store.add
+    real = Store.add_documents
 
-    def refusing(self, ids, texts, metadatas, embeddings=None):
-        if any(m["source"] == bad for m in metadatas):
+    def refusing(self, documents, embeddings=None):
+        if any(d.metadata["source"] == bad for d in documents):
             raise ValueError("injected: Chroma refused this write")
-        return real(self, ids, texts, metadatas, embeddings)
+        return real(self, documents, embeddings)
 
-    monkeypatch.setattr(Store, "add", refusing)
+    monkeypatch.setattr(Store, "add_documents", refusing)
     report = Ingestor(empty_store).run([docs], progress=False)
     assert [Path(e.path).name for e in report.errors] == [bad] and "injected" in str(report.errors[0])
     stored = {s.source for s in empty_store.sources()}
@@ -193,3 +193,32 @@ def test_reingest_of_pdfs_stored_without_pages(empty_store, tmp_path, monkeypatc
     assert not ans.refused and ans.citations
     assert ans.citations[0].page is None and ans.citations[0].page_label is None
     assert ans.to_json()["citations"][0]["page"] is None
+
+
+def test_a_prepared_document_is_langchain_documents_as_stored(empty_store, tmp_path):
+    from ingest.pipeline import chunk_id, prepare_document
+
+    path = _copy_seeds(tmp_path / "docs", names=("001_f63a187ba6a0d519.txt",)) / "001_f63a187ba6a0d519.txt"
+    doc = prepare_document(path, empty_store.settings)
+    documents = doc.documents()
+    assert [d.id for d in documents] == [chunk_id(doc.source, doc.metadata["content_hash"], c) for c in doc.chunks]
+    for n, (d, chunk) in enumerate(zip(documents, doc.chunks)):
+        assert d.page_content == chunk.display_text and d.metadata["chunk_index"] == n
+        assert d.page_content[d.metadata["body_offset"]:] == chunk.body == doc.text[d.metadata["start"]:d.metadata["end"]]
+        assert d.metadata["source"] == doc.source and d.metadata["title"] == doc.title
+    Ingestor(empty_store).run([path], progress=False)
+    stored = {c.id: c for c in empty_store.chunks_of(doc.source)}
+    assert set(stored) == {d.id for d in documents}
+    for d in documents:  # what the store holds is these Documents, text and metadata
+        assert stored[d.id].text == d.page_content and stored[d.id].metadata == d.metadata
+
+
+def test_add_documents_refuses_a_document_without_id_or_a_vector_count_mismatch(empty_store):
+    import pytest
+    from langchain_core.documents import Document
+
+    with pytest.raises(ValueError, match="id"):
+        empty_store.add_documents([Document(page_content="x", metadata={"source": "a"})], embeddings=[[0.0] * 384])
+    with pytest.raises(ValueError, match="2 embeddings for 1 documents"):
+        empty_store.add_documents([Document(id="a", page_content="x", metadata={"source": "a"})], embeddings=[[0.0] * 384] * 2)
+    assert empty_store.count() == 0  # nothing half-written

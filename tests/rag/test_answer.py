@@ -72,9 +72,13 @@ def test_premise_check_runs_once_per_answer(seed_store, monkeypatch):
     assert calls == ["Why did Lavrov meet Vladimir Makei in Brest?"]  # the prompt's note and the refusal share it
     assert "none of the documents mentions Vladimir together with Brest" in llm.prompt_text()
     assert ans.answer.startswith("None of the documents mentions Vladimir Makei together with Brest.")
-    # finish() on its own (benchmarks time it) still makes the check when it is not given
-    again = answerer.finish(ans.question, ans.standalone_question, ans.raw, ans.passages, {})
+    # finish() on its own (benchmarks time it) takes the check's result; without a conflict the
+    # same raw text is a plain refusal with no correction
+    again = answerer.finish(ans.question, ans.standalone_question, ans.raw, ans.passages, {},
+                            conflict=answerer.premise_check(ans.standalone_question))
     assert len(calls) == 2 and again.answer == ans.answer and again.citations == ans.citations
+    plain = answerer.finish(ans.question, ans.standalone_question, ans.raw, ans.passages, {}, conflict=None)
+    assert not plain.answer.startswith("None of the documents mentions")
 
 
 def test_build_answerer_opens_the_store_and_the_configured_model(seed_settings, seed_store):
