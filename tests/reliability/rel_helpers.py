@@ -15,6 +15,8 @@ from pathlib import Path
 
 import pytest
 
+from rag.config import OFFLINE_ENV
+
 ROOT = Path(__file__).resolve().parents[2]
 VENV_BIN = Path(sys.executable).parent
 SEEDS = ROOT / "seeds"
@@ -94,8 +96,7 @@ def rag_exe() -> str:
 def subprocess_env(**extra: str) -> dict[str, str]:
     """The environment for a ``rag`` subprocess: offline, no store/LLM settings inherited from the caller."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("RAG_", "OPENAI_"))}
-    env.update(HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1", ANONYMIZED_TELEMETRY="False",
-               GRADIO_ANALYTICS_ENABLED="False", TOKENIZERS_PARALLELISM="false", PYTHONUNBUFFERED="1")
+    env.update(OFFLINE_ENV, PYTHONUNBUFFERED="1")  # the same variables the entry points set
     env.update(extra)
     return env
 
