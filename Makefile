@@ -10,12 +10,14 @@ export CMAKE_ARGS ?= -DLLAVA_BUILD=OFF -DGGML_NATIVE=ON
 # repacks the Q4_K_M weights into an AMX buffer and segfaults in the first decode (seen here on
 # 2026-12-02, Xeon VM; llama.cpp issue #20824, ollama #17205). The explicit -mno-* flags win over
 # -march=native whatever their order; on CPUs without AMX they change nothing.
-export CFLAGS ?= -mno-amx-tile -mno-amx-int8 -mno-amx-bf16
-export CXXFLAGS ?= -mno-amx-tile -mno-amx-int8 -mno-amx-bf16
+NO_AMX := -mno-amx-tile -mno-amx-int8 -mno-amx-bf16
+export CFLAGS ?= $(NO_AMX)
+export CXXFLAGS ?= $(NO_AMX)
 # pip's wheel cache does not key on CMAKE_ARGS/CFLAGS, so a wheel built with other flags (or for
 # another CPU) would be reused: llama-cpp-python's wheel is cached here instead, keyed by the build
-# flags and this CPU's feature flags.
-LLAMA_SPEC := llama-cpp-python>=0.3.16,<0.4
+# flags and this CPU's feature flags. The version is pinned, as the key holds the spec: with a range,
+# the first version resolved would stay cached under the same key after a newer one was released.
+LLAMA_SPEC := llama-cpp-python==0.3.36
 LLAMA_KEY := $(shell (echo '$(LLAMA_SPEC) $(CMAKE_ARGS) $(CFLAGS) $(CXXFLAGS)'; grep -m1 '^flags' /proc/cpuinfo 2>/dev/null) | sha256sum | cut -c1-16)
 LLAMA_WHEELS := $(or $(RAG_CACHE_DIR),$(HOME)/.cache)/rag-briefing/wheels/llama-$(LLAMA_KEY)
 export HF_HUB_OFFLINE := 1

@@ -24,7 +24,7 @@ from rag.config import Settings, offline_environment  # noqa: E402
 
 offline_environment()  # the eval session is an entry point: before anything imports chromadb, HF or the model
 
-from scoring import aggregate, briefing_figures, corpora, groups, load_tasks  # noqa: E402
+from scoring import SPLITS, aggregate, briefing_figures, corpora, groups, load_tasks  # noqa: E402
 
 from harness import CONFIG, RESULTS  # noqa: E402
 
@@ -58,8 +58,9 @@ def followups() -> list[dict]:
 
     items = yaml.safe_load((EVALS / "followups.yaml").read_text(encoding="utf-8"))["followups"]
     for item in items:
-        if item.get("split") not in ("dev", "test") or item.get("corpus") not in corpora():
-            raise ValueError(f"followups.yaml: {item.get('id')}: corpus must be one of {sorted(corpora())}, split dev or test")
+        if item.get("split") not in SPLITS or item.get("corpus") not in corpora():
+            raise ValueError(f"followups.yaml: {item.get('id')}: corpus must be one of {sorted(corpora())}, "
+                             f"split one of {SPLITS}")
     return _selected(items)
 
 

@@ -7,27 +7,42 @@ asked; a rewrite that answers instead of asking, or drops the referent, fails.
 """
 from __future__ import annotations
 
+from dataclasses import asdict, dataclass
+
 import pytest
 
 from harness import RESULTS, log
+from scoring import groups
 
 # Set from measured runs (evals/report.md) and only ever raised. First run (2026-12-02, AVX-512 build
 # without AMX): 12 of 16 (dev 5/8, test 7/8); the floor leaves room for other builds' greedy outputs.
 FLOORS = {"pass_rate": 0.6}
 
 
-def score_rewrite(item: dict, rewrite: str) -> dict:
+@dataclass(frozen=True)
+class RewriteScore:
+    """One follow-up's rewrite, judged."""
+
+    id: str
+    corpus: str
+    split: str
+    rewrite: str
+    missing: list[str]  # the first alternative of each ``expect`` group the rewrite lacks
+    passed: bool
+
+
+def score_rewrite(item: dict, rewrite: str) -> RewriteScore:
     """Which ``expect`` groups the rewrite misses (case-insensitive any-of), and whether it passes:
     no group missed and still a question (ends with "?")."""
     low = rewrite.lower()
     missing = [group[0] for group in item["expect"] if not any(alt.lower() in low for alt in group)]
     asks = rewrite.rstrip().endswith("?")
-    return {"id": item["id"], "corpus": item["corpus"], "split": item["split"], "rewrite": rewrite,
-            "missing": missing + ([] if asks else ["(not a question)"]), "passed": not missing and asks}
+    return RewriteScore(item["id"], item["corpus"], item["split"], rewrite,
+                        missing + ([] if asks else ["(not a question)"]), not missing and asks)
 
 
-def _figures(rows: list[dict]) -> dict:
-    return {"items": len(rows), "pass_rate": round(sum(r["passed"] for r in rows) / len(rows), 3) if rows else 0.0}
+def _figures(rows: list[RewriteScore]) -> dict:
+    return {"items": len(rows), "pass_rate": round(sum(r.passed for r in rows) / len(rows), 3) if rows else 0.0}
 
 
 @pytest.fixture(scope="module")
@@ -42,21 +57,19 @@ def followup_scores(answerer, followups):
         history = [tuple(turn) for turn in item["history"]]
         rewrite = answerer(item["corpus"]).standalone(item["question"], history)
         row = score_rewrite(item, rewrite)
-        log(f"{item['id']} {'PASS' if row['passed'] else 'FAIL'} {rewrite!r}")
+        log(f"{item['id']} {'PASS' if row.passed else 'FAIL'} {rewrite!r}")
         rows.append(row)
-    by_group: dict[str, list[dict]] = {}
-    for r in sorted(rows, key=lambda r: (r["corpus"] != "seeds", r["corpus"], r["split"])):
-        by_group.setdefault(f"{r['corpus']}/{r['split']}", []).append(r)
-    figures = {"items": rows, "by_group": {g: _figures(rs) for g, rs in by_group.items()}, "all": _figures(rows)}
+    figures = {"items": [asdict(r) for r in rows], "by_group": {g: _figures(rs) for g, rs in groups(rows).items()},
+               "all": _figures(rows)}
     RESULTS["followups"] = figures
     return figures
 
 
 def test_scoring_needs_every_group_and_a_question():
     item = {"id": "x", "corpus": "seeds", "split": "dev", "expect": [["Lavrov"], ["Brest", "Brest Fortress"]]}
-    assert score_rewrite(item, "Which fortress did Lavrov visit in Brest?")["passed"]
-    assert score_rewrite(item, "Which fortress did Lavrov visit?")["missing"] == ["Brest"]
-    assert not score_rewrite(item, "Lavrov visited the Brest Fortress.")["passed"]  # an answer, not a question
+    assert score_rewrite(item, "Which fortress did Lavrov visit in Brest?").passed
+    assert score_rewrite(item, "Which fortress did Lavrov visit?").missing == ["Brest"]
+    assert not score_rewrite(item, "Lavrov visited the Brest Fortress.").passed  # an answer, not a question
 
 
 def test_followup_floor(followup_scores):
