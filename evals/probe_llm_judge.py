@@ -103,10 +103,11 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--variant", choices=sorted(QUESTIONS), default="a")
     ap.add_argument("--split", choices=["dev", "test", "all"], default="dev")
+    ap.add_argument("--limit", type=int, default=0, help="only the first N cases (a quick check)")
     args = ap.parse_args()
     threshold = Settings.from_env().support_threshold
     cases = sorted((c for c in load_cases() if args.split == "all" or c["split"] == args.split),
-                   key=lambda c: json.dumps(c["evidence"], sort_keys=True))
+                   key=lambda c: json.dumps(c["evidence"], sort_keys=True))[:args.limit or None]
     rows = []
     for c, score in zip(cases, judge_cases(cases, args.variant)):
         evidence = {int(n): t for n, t in c["evidence"].items()}
