@@ -26,8 +26,10 @@ CASES_FILE = EVALS / "verifier_cases.jsonl"
 # Set from the first measurement on 245 labelled cases (2026-12-01: precision 0.735, recall 0.885, all
 # cases), raised with the figures, never lowered. 2026-12-02: 84 cases added (329; sentences from a run
 # with sentences_per_passage=2, harder: more invented pairings), precision 0.706, recall 0.88; recall
-# floor raised to 0.87, precision kept at 0.70. The aim is 0.9 for both.
-FLOORS: dict[str, float] = {"precision": 0.70, "recall": 0.87}
+# floor raised to 0.87, precision kept at 0.70. 2026-12-02 (later): fractions as one number, Snowball
+# stems, the passage header in every window: precision 0.736, recall 0.901; floors 0.72 / 0.89.
+# The aim is 0.9 for both.
+FLOORS: dict[str, float] = {"precision": 0.72, "recall": 0.89}
 
 
 def load_cases() -> list[dict]:

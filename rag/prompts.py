@@ -45,6 +45,10 @@ def passage_header(n: int, meta: dict) -> str:
     return f'[{n}] {date} — "{meta.get("title", "untitled")}" ({meta.get("source", "?")})'
 
 
+# What :func:`passage_header` writes at the start of a passage, for the verifier to tell it from the text.
+PASSAGE_HEADER = re.compile(r'^\[\d+\] [^\n]*? — "[^\n]*?" \([^()\n]*\)')
+
+
 def format_passages(chunks: Iterable[tuple[int, dict, str]]) -> str:
     """Render (number, metadata, text) triples as the numbered passage block of a prompt."""
     blocks = []

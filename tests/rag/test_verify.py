@@ -172,3 +172,27 @@ def test_a_false_premise_restated_from_the_question_is_not_passed_on():
 def test_dotted_lower_case_abbreviations_do_not_end_a_sentence():
     assert split_sentences("It was released at 5:00 p.m. EDT on March 15. The U.S. economy grew.") == [
         "It was released at 5:00 p.m. EDT on March 15.", "The U.S. economy grew."]
+
+
+def test_a_fraction_or_range_is_one_number():
+    # "2-1/4 to 2-1/2" must not be matched by the digits 1, 2 and 4 scattered over a passage
+    ev = {1: '[1] 27 July 2022 — "Statement" (07.txt) The Committee raised the target range to 1/4 to 1/2 percent. '
+             'It expects 2 more meetings in 4 weeks.'}
+    assert not verify_answer("The Committee raised the target range to 2-1/4 to 2-1/2 percent [1].", ev, 0.5).sentences
+    assert verify_answer("The Committee raised the target range to 1/4 to 1/2 percent [1].", ev, 0.5).sentences
+    # "first" orders, it does not count: it is not the number 1 a passage must hold
+    assert verify_answer("In the first statement, the Committee raised the range to 1/4 to 1/2 percent [1].", ev, 0.5).sentences
+
+
+def test_word_forms_match_by_their_stem():
+    ev = {1: '[1] date unknown — "Forum" (004.txt) The Russian President promised to complete the construction of the plant.'}
+    assert support("The president promises the completion of the construction", ev[1]) == 1.0
+
+
+def test_the_passage_header_dates_every_sentence_of_the_passage_but_its_day_does_not():
+    body = "Russia and Belarus plan joint training. " + "The weather was fine. " * 5 + "The training starts on 16 January and lasts until 1 February."
+    ev = {1: f'[1] 12 January 2023 — "Lavrov goes to Belarus" (002.txt) {body}'}
+    # "the January 2023 report": the header's month and year go with a sentence far from it
+    assert verify_answer("The training mentioned in the January 2023 report starts on 16 January [1].", ev, 0.5).sentences
+    # the header's day is not a fact of that sentence: "12" is the report's date, not the training's end
+    assert not verify_answer("The training starts on 16 January and ends on January 12 [1].", ev, 0.5).sentences
