@@ -1,8 +1,10 @@
 """Brief: cited briefings and timelines across every document that bears on a topic.
 
 Briefing = map (per document: its relevant passages → 2-3 cited bullets, verified like answers)
-then reduce (title + lead written from the verified bullets, verified too). Passage numbers
-are global across the briefing and renumbered to the final source list at the end.
+then reduce (a lead written from the verified bullets, verified too; the title is the topic), then
+the room the bullets leave filled with the documents' own sentences on the topic, quoted
+(:func:`topic_quotes`). Passage numbers are global across the briefing and renumbered to the final
+source list at the end.
 
 Timeline = dated sentences taken from the documents themselves (so events from different
 visits never merge and dates are never invented), plus, for a document whose text dates
@@ -22,7 +24,8 @@ from rag.answer import Answerer, Citation, citation_marks, evidence_text, renumb
 from rag.dates import DocDate, find_dates, is_dateline, parse_iso
 from rag.prompts import format_passages, load_prompt
 from rag.retrieve import Filters, Passage
-from rag.verify import CheckedSentence, body_sentences, strip_citations, support, verify_answer
+from rag.select import select_sentences
+from rag.verify import CheckedSentence, body_sentences, content_words, strip_citations, support, verify_answer
 
 Progress = Callable[[str], None]
 # The knobs (bullets, passages per document, sections, the lexical share a document needs, the year
@@ -105,6 +108,7 @@ class Briefer:
             return Briefing(topic, f"# Briefing: {label}\n\nThe documents do not say anything about this topic.\n", [])
         numbered: list[Passage] = []
         per_doc: list[list[CheckedSentence]] = []
+        numbered_per_doc: list[list[tuple[int, Passage]]] = []
         for i, (source, passages) in enumerate(docs, start=1):
             progress(f"[{i}/{len(docs)}] summarising {source}")
             first = len(numbered) + 1
@@ -116,19 +120,32 @@ class Briefer:
             raw = "\n".join(_bullet_line(line) for line in raw.splitlines() if line.strip())
             checked = verify_answer(raw, evidence, self.settings.support_threshold)
             per_doc.append([s for s in checked.sentences if s.citations])
+            numbered_per_doc.append(list(zip(nums, passages)))
         # Every mapped document is on the topic (see gather), so each keeps a share of the bullets:
         # a plain cut in date order dropped the last documents' bullets (--all lost the Brest visit).
-        sentences = _share(per_doc, self.settings.brief_max_bullets)
+        shared = _share(per_doc, self.settings.brief_max_bullets)
+        sentences = [s for _, s in shared]
         progress("writing the lead")
         bullet_text = "\n".join(f"- {s.text} " + citation_marks(s.citations) for s in sentences)
-        title, lead = label, []
+        # The title is the topic as asked: a model-written title is text that no check verifies (one
+        # called Lavrov "Russian President"); the reduce step's title line is read and set aside.
+        title, lead = f"Briefing: {label}", []
         if sentences:
             out = self.reduce_chain.invoke({"topic": label, "bullets": bullet_text}, config)
-            title, lead_raw = _title_and_lead(out, label)
+            _, lead_raw = _title_and_lead(out, label)
             evidence = {n: evidence_text(n, p) for n, p in enumerate(numbered, start=1)}
             lead = [s for s in verify_answer(lead_raw, evidence, self.settings.support_threshold).sentences if s.citations]
+        room = self.settings.brief_max_bullets - len(shared)
+        if topic and self.settings.brief_fill_quotes and room > 0:
+            # the room the model's bullets leave is filled with the documents' own sentences on the
+            # topic, quoted, after each document's bullets (the lead stays written from the bullets)
+            quotes = [topic_quotes(topic, numbered_doc, bullets) for numbered_doc, bullets in zip(numbered_per_doc, per_doc)]
+            shared = sorted(shared + _share(quotes, room, kept=sentences), key=lambda x: x[0])  # stable
+            sentences = [s for _, s in shared]
         order, citations = renumber(lead + sentences, numbered)
-        cite = lambda s: with_marks(s.text.strip(), [order[n] for n in s.citations])  # noqa: E731
+        def cite(s: CheckedSentence) -> str:
+            text = with_marks(s.text.strip(), [order[n] for n in s.citations])
+            return text[:-1] if s.text.strip().endswith("”") and text.endswith("].") else text  # “…” [3], no stray stop
         bullets = [cite(s) for s in sentences]
         md = [f"# {title}", ""]
         if lead:
@@ -292,15 +309,48 @@ def _title_and_lead(text: str, fallback: str) -> tuple[str, str]:
     return title, lead
 
 
-def _share(per_doc: list[list[CheckedSentence]], limit: int) -> list[CheckedSentence]:
-    """At most ``limit`` bullets, taken round-robin over the documents (first bullets first), near
-    duplicates of a kept bullet skipped; returned in document (date) order."""
-    kept: list[tuple[int, int, CheckedSentence]] = []
+def _share(per_doc: list[list[CheckedSentence]], limit: int,
+           kept: list[CheckedSentence] = ()) -> list[tuple[int, CheckedSentence]]:
+    """At most ``limit`` (document index, bullet) pairs, taken round-robin over the documents (first
+    bullets first), near duplicates of a taken bullet or of one in ``kept`` skipped; returned in
+    document (date) order."""
+    taken: list[tuple[int, int, CheckedSentence]] = []
     for rank in range(max((len(d) for d in per_doc), default=0)):
         for i, doc in enumerate(per_doc):
-            if len(kept) < limit and rank < len(doc) and all(support(doc[rank].text, k.text) < 0.8 for *_, k in kept):
-                kept.append((i, rank, doc[rank]))
-    return [s for *_, s in sorted(kept, key=lambda x: (x[0], x[1]))]
+            if len(taken) < limit and rank < len(doc) and all(
+                    support(doc[rank].text, k.text) < 0.8 for k in [*kept, *(t[2] for t in taken)]):
+                taken.append((i, rank, doc[rank]))
+    return [(i, s) for i, _, s in sorted(taken, key=lambda x: (x[0], x[1]))]
+
+
+def topic_quotes(topic: str, numbered: list[tuple[int, Passage]], bullets: list[CheckedSentence],
+                 per_passage: int = 2) -> list[CheckedSentence]:
+    """A document's own sentences on ``topic`` that none of its ``bullets`` states, quoted and cited,
+    the ones holding most of the topic's words first.
+
+    ``numbered``: (passage number, passage) of the document's mapped passages. The candidates are each
+    passage's ``per_passage`` sentences bearing most on the topic (rag/select.py); a sentence is left
+    out when it holds none of the topic's words or fewer than five content words, is a dateline, or
+    shares half its words with a bullet either way. The small model's 2-3 bullets a document left
+    facts of the passages out of one-document briefings (seeds dev b02 "nuclear", b03 "19 December"):
+    a quote adds them in the document's words, so that nothing is paraphrased into a wrong pairing.
+    """
+    asked = content_words(topic)
+    if not asked:
+        return []
+    bodies = [(p.chunk.body, p.meta.get("title")) for _, p in numbered]
+    scored: list[tuple[float, int, CheckedSentence]] = []
+    for (n, p), sel, (body, title) in zip(numbered, select_sentences(topic, bodies, per_passage), bodies):
+        sents = body_sentences(body, title) or [body]
+        for i in sel.kept:
+            sent = strip_citations(sents[i]).strip().strip('“”"').strip()
+            words = content_words(sent)
+            if len(words) < 5 or not words & asked or is_dateline(sent):
+                continue
+            if any(support(b.text, sent) >= 0.5 or support(sent, b.text) >= 0.5 for b in bullets):
+                continue
+            scored.append((len(words & asked) / len(asked), -len(scored), CheckedSentence(f"“{sent}”", [n], 1.0)))
+    return [c for *_, c in sorted(scored, key=lambda x: x[:2], reverse=True)]
 
 
 def _source_lines(citations: list[Citation], quote_chars: int) -> list[str]:

@@ -113,6 +113,9 @@ class Settings:
 
     # --- briefings and timelines (rag/brief.py)
     brief_max_bullets: int = 10  # bullets in one briefing, taken round-robin over its documents
+    # a topic briefing whose model-written bullets leave room fills it with the documents' own sentences
+    # on the topic, quoted (rag/brief.py: topic_quotes)
+    brief_fill_quotes: bool = True
     brief_passages_per_doc: int = 3  # passages of one document mapped to its bullets (and per timeline section)
     brief_max_sections: int = 6  # main events asked of one undated document (one model call each)
     # A topic briefing maps a document only if its best BM25 score for the topic reaches this share of the
@@ -202,6 +205,12 @@ class Settings:
 
 def _coerce(type_name: object, raw: str, name: str) -> object:
     t = str(type_name)
+    if t.startswith("bool"):
+        if raw.strip().lower() in ("1", "true", "yes", "on"):
+            return True
+        if raw.strip().lower() in ("0", "false", "no", "off"):
+            return False
+        raise ValueError(f"environment variable RAG_{name.upper()}={raw!r} is not a valid bool (1/0, true/false)")
     try:
         if t.startswith("int"):
             return int(raw)

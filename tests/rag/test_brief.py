@@ -80,7 +80,8 @@ def test_whole_collection_briefing_maps_each_document_then_reduces(seed_store):
     n_docs = len(seed_store.sources())
     assert llm.calls == ["map"] * n_docs + ["reduce"]
     assert sum("summarising" in m for m in progress) == n_docs
-    assert result.markdown.startswith("# Test briefing\n")
+    # the title is the topic as asked, not the model's "Title:" line (no check verifies a title)
+    assert result.markdown.startswith("# Briefing: the whole collection\n") and "Test briefing" not in result.markdown
     # every document's facts reach the briefing: map covers the collection, not the top chunks
     assert {c.source for c in result.citations} == {s.source for s in seed_store.sources()}
 
@@ -248,3 +249,23 @@ def test_sources_list_each_document_once_with_its_cited_passages_and_pages():
     assert lines[1] == "  - [1] “First passage.”"
     assert lines[2].startswith("  - [3] “x x") and lines[2].endswith(" …”") and len(lines[2]) < 180
     assert lines[3:] == ["- Report — no date — `r.pdf`", "  - [2] p. 3 — “Water use fell.”", "  - [4] pp. 4–5 — “Costs rose.”"]
+
+
+def test_room_left_by_the_bullets_is_filled_with_quoted_sentences_on_the_topic(seed_store):
+    topic = "Lavrov's meeting with Maxim Ryzhenkov in Brest"
+    plain = Briefer(Answerer(seed_store, PromptEchoModel(), seed_store.settings.with_(brief_fill_quotes=False)))
+    without = plain.briefing(topic)
+    briefer, llm = _briefer(seed_store)
+    result = briefer.briefing(topic)
+    assert llm.calls == ["map", "reduce"]  # quotes cost no model call
+    quotes = [b for b in result.bullets if b.startswith("“")]
+    assert quotes and len(result.bullets) <= briefer.settings.brief_max_bullets
+    # the model's bullets come first and are unchanged; the quotes only add
+    assert [b for b in result.bullets if not b.startswith("“")] == without.bullets
+    for q in quotes:
+        text = re.sub(r"\s*\[\d+\]\.?$", "", q).strip("“”")
+        (n,) = _markers(q)
+        assert text in " ".join(result.citations[n - 1].text.split())  # verbatim from the passage it cites
+        assert any(w.lower() in text.lower() for w in ("Lavrov", "Ryzhenkov", "Brest", "meeting"))
+    # no quote repeats a bullet
+    assert not any(re.sub(r"\s*\[\d+\]\.?$", "", q).strip("“”") in b for q in quotes for b in without.bullets)

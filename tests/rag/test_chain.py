@@ -258,13 +258,14 @@ def test_briefing_chain_invoke_returns_the_briefers_cited_briefing(seed_store):
     chain = briefing_chain(llm=fake(), store=seed_store)
     briefing = chain.invoke("Ryzhenkov")
     assert isinstance(briefing, Briefing) and briefing.topic == "Ryzhenkov"
-    assert [c.source for c in briefing.citations] == [BREST] and "[1]" in briefing.markdown
-    assert briefing.bullets == [REPLY]
+    # the model bullet's passage first, then the quotes filling the room (all from the one Brest document)
+    assert {c.source for c in briefing.citations} == {BREST} and "[1]" in briefing.markdown
+    assert briefing.bullets[0] == REPLY and all(b.startswith("“") for b in briefing.bullets[1:])
     # exactly what rag brief makes: the Briefer with the same store and model
     assert briefing.markdown == Briefer(Answerer(seed_store, fake(), seed_store.settings)).briefing("Ryzhenkov").markdown
     # None, "" and a dict without a topic are the whole collection
     whole = chain.invoke(None)
-    assert whole.topic is None and whole.markdown.startswith("# the whole collection\n")
+    assert whole.topic is None and whole.markdown.startswith("# Briefing: the whole collection\n")
     assert chain.invoke("").markdown == whole.markdown == chain.invoke({"timeline": False}).markdown
     assert list(chain.stream("Ryzhenkov")) == [briefing]  # one final chunk, the Briefing
 
@@ -272,7 +273,7 @@ def test_briefing_chain_invoke_returns_the_briefers_cited_briefing(seed_store):
 def test_briefing_chain_batch_and_timelines(seed_store):
     chain = briefing_chain(llm=fake(), store=seed_store)
     briefing, timeline = chain.batch(["Ryzhenkov", {"topic": "Ryzhenkov", "timeline": True}])
-    assert briefing.markdown.startswith("# Ryzhenkov\n") and briefing.citations
+    assert briefing.markdown.startswith("# Briefing: Ryzhenkov\n") and briefing.citations
     assert timeline.markdown.startswith("# Timeline: Ryzhenkov\n") and timeline.citations
     assert all(c.source == BREST for c in timeline.citations)
     assert briefing_chain(llm=fake(), store=seed_store, timeline=True).invoke("Ryzhenkov").markdown == timeline.markdown

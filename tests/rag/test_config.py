@@ -61,3 +61,13 @@ def test_rag_chat_takes_its_password_from_the_settings(cli, monkeypatch, tmp_pat
     assert served == [("ann:secret", "0.0.0.0"), ("bob:pw", "127.0.0.1")]
     result = cli("chat", "--store", store, "--auth", "nopassword", "--no-ingest-seeds")
     assert result.exit_code == 1 and "USER:PASSWORD" in result.output and len(served) == 2
+
+
+def test_a_bool_setting_reads_its_environment_variable(monkeypatch):
+    monkeypatch.setenv("RAG_BRIEF_FILL_QUOTES", "0")
+    assert Settings.from_env().brief_fill_quotes is False
+    monkeypatch.setenv("RAG_BRIEF_FILL_QUOTES", "true")
+    assert Settings.from_env().brief_fill_quotes is True
+    monkeypatch.setenv("RAG_BRIEF_FILL_QUOTES", "maybe")
+    with pytest.raises(ValueError, match="RAG_BRIEF_FILL_QUOTES"):
+        Settings.from_env()
