@@ -15,7 +15,8 @@ pytestmark = pytest.mark.model
 # Raised when briefings chose their documents by BM25 (2026-11-23 run: fact recall 0.68, source coverage
 # 0.925): about three facts and one task's sources of margin.
 # Raised 2026-12-01 with claim-level grounding (seeds/dev fact recall 0.817, source coverage 0.969).
-FLOORS = {"fact_recall": 0.70, "source_coverage": 0.85}
+# Raised 2026-12-02 with quoted sentences filling the room the bullets leave (b02, b03 complete): 0.70 -> 0.75.
+FLOORS = {"fact_recall": 0.75, "source_coverage": 0.85}
 
 
 @pytest.fixture(scope="module")

@@ -25,8 +25,9 @@ pytestmark = pytest.mark.model
 # Fact pass raised 0.58 -> 0.64 when top_k 4 reached 0.705 (2026-11-23; four questions of margin).
 # Raised 2026-12-01 with claim-level grounding (run of 07fb5a1-era code: fact pass 0.787, refusal accuracy
 # 0.87, citation validity 1.0): fact pass 0.64 -> 0.70, refusal accuracy 0.75 -> 0.78, validity 0.90 -> 0.93.
+# Raised 2026-12-02 with the number/stem/header verifier rules (seeds dev fact pass 0.803): 0.70 -> 0.74.
 FLOORS = {
-    "fact_pass_rate": 0.70,
+    "fact_pass_rate": 0.74,
     "refusal_accuracy": 0.78,
     "citation_validity": 0.93,
     "citation_support": 0.70,
@@ -38,10 +39,12 @@ FLOORS = {
 # measured run, about two questions below it; raised with the figures, never lowered.
 # First measured 2026-12-01 (seeds/test fact pass 0.429, citation validity 1.0, recall 0.972; fomc/dev
 # 0.435, 0.833, 0.905; fomc/test 0.522, 0.846, 0.95).
+# Raised 2026-12-02 (seeds/test 0.464, fomc/dev 0.435, fomc/test 0.565 with the verifier's number,
+# stem and header rules; two questions of margin): 0.35 -> 0.39, 0.34 -> 0.35, 0.43 -> 0.47.
 GROUP_FLOORS: dict[str, dict[str, float]] = {
-    "seeds/test": {"fact_pass_rate": 0.35, "citation_validity": 0.90, "retrieval_recall": 0.90},
-    "fomc/dev": {"fact_pass_rate": 0.34, "citation_validity": 0.70, "retrieval_recall": 0.85},
-    "fomc/test": {"fact_pass_rate": 0.43, "citation_validity": 0.70, "retrieval_recall": 0.88},
+    "seeds/test": {"fact_pass_rate": 0.39, "citation_validity": 0.90, "retrieval_recall": 0.90},
+    "fomc/dev": {"fact_pass_rate": 0.35, "citation_validity": 0.70, "retrieval_recall": 0.85},
+    "fomc/test": {"fact_pass_rate": 0.47, "citation_validity": 0.70, "retrieval_recall": 0.88},
 }
 
 SUPPORT_COSINE = 0.6
