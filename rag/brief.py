@@ -15,7 +15,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any, Callable, Sequence
 
 from langchain_core.output_parsers import StrOutputParser
 from langchain_core.runnables import RunnableConfig
@@ -128,11 +128,11 @@ class Briefer:
         progress("writing the lead")
         bullet_text = "\n".join(f"- {s.text} " + citation_marks(s.citations) for s in sentences)
         # The title is the topic as asked: a model-written title is text that no check verifies (one
-        # called Lavrov "Russian President"); the reduce step's title line is read and set aside.
+        # called Lavrov "Russian President"); only the reduce step's lead is used.
         title, lead = f"Briefing: {label}", []
         if sentences:
             out = self.reduce_chain.invoke({"topic": label, "bullets": bullet_text}, config)
-            _, lead_raw = _title_and_lead(out, label)
+            lead_raw = _lead(out)
             evidence = {n: evidence_text(n, p) for n, p in enumerate(numbered, start=1)}
             lead = [s for s in verify_answer(lead_raw, evidence, self.settings.support_threshold).sentences if s.citations]
         room = self.settings.brief_max_bullets - len(shared)
@@ -298,19 +298,18 @@ def _bullet_line(line: str) -> str:
     return line if re.search(r"[.!?](?:\s*\[\d+\])*$|\]$", line) else line + "."
 
 
-def _title_and_lead(text: str, fallback: str) -> tuple[str, str]:
-    title, lead = fallback, ""
+def _lead(text: str) -> str:
+    """The reduce step's "Lead:" line ("" when there is none); its "Title:" line is not used."""
+    lead = ""
     for line in text.splitlines():
-        m = re.match(r"^\s*\**(title|lead)\**\s*:\s*(.+)$", line, re.I)
-        if m and m.group(1).lower() == "title":
-            title = strip_citations(m.group(2)).strip("*# ") or fallback
-        elif m:
-            lead = m.group(2).strip()
-    return title, lead
+        m = re.match(r"^\s*\**lead\**\s*:\s*(.+)$", line, re.I)
+        if m:
+            lead = m.group(1).strip()
+    return lead
 
 
 def _share(per_doc: list[list[CheckedSentence]], limit: int,
-           kept: list[CheckedSentence] = ()) -> list[tuple[int, CheckedSentence]]:
+           kept: Sequence[CheckedSentence] = ()) -> list[tuple[int, CheckedSentence]]:
     """At most ``limit`` (document index, bullet) pairs, taken round-robin over the documents (first
     bullets first), near duplicates of a taken bullet or of one in ``kept`` skipped; returned in
     document (date) order."""
