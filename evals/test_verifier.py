@@ -28,8 +28,10 @@ CASES_FILE = EVALS / "verifier_cases.jsonl"
 # with sentences_per_passage=2, harder: more invented pairings), precision 0.706, recall 0.88; recall
 # floor raised to 0.87, precision kept at 0.70. 2026-12-02 (later): fractions as one number, Snowball
 # stems, the passage header in every window: precision 0.736, recall 0.901; floors 0.72 / 0.89.
+# 2026-12-03: counts bound to what they count, list items as sentences: precision 0.751, recall 0.894
+# (`pytest evals/test_verifier.py`; no model needed); precision floor raised to 0.74.
 # The aim is 0.9 for both.
-FLOORS: dict[str, float] = {"precision": 0.72, "recall": 0.89}
+FLOORS: dict[str, float] = {"precision": 0.74, "recall": 0.89}
 
 
 def load_cases() -> list[dict]:

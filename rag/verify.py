@@ -12,14 +12,21 @@ level of a sentence's claims, against *all* the passages shown:
 * each **claim** (clause) of a sentence rests on one shown passage, which holds all its names and
   numbers within ``window`` consecutive sentences, so that words scattered over a passage do not
   make up a pairing it never states (the passage's header, its document's title, month and year,
-  goes with every sentence of it: "the January 2023 report"); a sentence may rest on up to
+  goes with every sentence of it: "the January 2023 report"), and each **count** it states ("two
+  members", "six agreements") as a count of the same thing (the word after the number, within
+  ``COUNT_REACH`` words in the passage): "2 percent" and three names do not make "two members";
+  a sentence may rest on up to
   ``max_cited`` passages, one per claim, and each citation points to the passage holding its claim;
 * the share of a claim's content words found in its passage, names restated from the question
   apart, must reach the threshold (``support_threshold``);
 * an **unsupported detail** (a name, year or day found in no shown passage, such as a year the
   passage does not give) is cut with its preposition, and the rest kept if it still holds a
   supported claim; only a sentence with no supported claim is dropped; an unfound quantity is not a
-  detail ("raised the range to 5 percent" without the 5 says nothing): its sentence is dropped;
+  detail ("raised the range to 5 percent" without the 5 says nothing): its sentence is dropped,
+  unless the question stated it, when it is cut with its range and unit ("to 0 to 1/4 percent");
+* each **list item** ("\n- ...", "\n2. ...") is a sentence of its own; a list's lead-in ("... as
+  follows:") is kept uncited, if it is supported or only restates the question, and only before a
+  kept item;
 * refusals ("The documents do not say ...") and remarks about the question ("The premise is
   wrong.") are kept without citations.
 
@@ -59,6 +66,7 @@ _STOP = set(
     documents document passage passages mr mrs ms""".split()
 )
 _MONTHS = frozenset(name.lower() for name in MONTH_NAMES)
+_MONTH_ABBREV = re.compile(rf"(?:{MONTH_STEMS})")
 # In the premise check a capitalised word is a name only if it is rare as an English word: adjectives
 # of nationality ("American" 5.5), titles ("President" 5.5, "Chair" 4.7) and other common words
 # capitalised in a question are not names that a false premise pairs. Zipf scale (wordfreq): 4.5 is
@@ -111,11 +119,14 @@ def content_words(text: str) -> set[str]:
     return {_stem(w) for w in words if w not in _STOP and (len(w) > 2 or w.isdigit())}
 
 
+# A list item starts a new sentence whatever ends the line before it ("... as follows:\n- 27 July: ..."),
+# and its marker is not part of it: each item is a claim of its own, checked on its own.
+_LIST_ITEM = re.compile(r"\n[ \t]*(?:[-*•]|\d{1,2}[.)])[ \t]+")
+
+
 def split_sentences(text: str) -> list[str]:
-    text = re.sub(r"\s+", " ", text.strip())
-    if not text:
-        return []
-    parts = _SENT_END.split(text)
+    parts = [p for item in _LIST_ITEM.split("\n" + text.strip())
+             for p in _SENT_END.split(re.sub(r"\s+", " ", item.strip())) if item.strip()]
     # A citation that starts a "sentence" belongs to the previous one: "... Brest. [1] Then ..."
     merged: list[str] = []
     for part in parts:
@@ -154,6 +165,10 @@ def strip_citations(sentence: str) -> str:
 
 
 _META = {_stem(w) for w in "question premise premises incorrect wrong correct mistaken assumption assumes assumed false actually however true inaccurate".split()}
+
+
+# words of a list's lead-in that make no claim ("... are as follows:", "the following cities:")
+_LEAD_IN = {_stem(w) for w in "following follows listed list below these include includes including described mentioned".split()}
 
 
 def is_meta(text: str) -> bool:
@@ -203,6 +218,7 @@ class _Text:
     sentence_keys: tuple[frozenset[str], ...]  # ``keys`` of each sentence, in order
     raw: str
     header_keys: frozenset[str] = frozenset()  # ``keys`` of its passage header but day numbers (see _header_keys)
+    counted: frozenset[tuple[str, str]] = frozenset()  # (number, stem) of what each number counts (see counts)
 
 
 def _keys_of(text: str) -> set[str]:
@@ -226,13 +242,39 @@ def _analyse(text: str) -> _Text:
     return _Text(frozenset(content_words(text)), frozenset(_keys_of(text)),
                  frozenset(re.findall(r"\b[a-zа-яё][\w’'-]*", normalise_numbers(text))),
                  tuple(frozenset(_keys_of(s)) for s in sentences), text,
-                 _header_keys(header.group(0)) if header else frozenset())
+                 _header_keys(header.group(0)) if header else frozenset(),
+                 frozenset(counts(text, reach=COUNT_REACH)))
 
 
 def _header_keys(header: str) -> frozenset[str]:
     # The header's title words, month and year date every sentence of the passage ("the January 2023
     # report"); its day numbers do not, or "... ends on January 12" would pass on a header's "12 January".
     return frozenset(k for k in _keys_of(header) if not k[0].isdigit() or re.fullmatch(YEAR, k))
+
+
+# What a number counts is the word that follows it ("three members", "six interregional agreements",
+# "2 percent"); a passage states that count when the word comes within this many words after the number
+# ("six interregional agreements" holds "six agreements").
+COUNT_REACH = 3
+
+
+def counts(text: str, reach: int = 1) -> set[tuple[str, str]]:
+    """(number, stem) pairs: each number of ``text`` with the stems of the ``reach`` words after it,
+    when the first of them is an ordinary word ("3 members" → ("3", "member")). A year, a day of a
+    month, a number followed by another number or a function word ("1/2 to 3/4") counts nothing."""
+    tokens = _WORD.findall(normalise_numbers(text))
+    out: set[tuple[str, str]] = set()
+    for i, tok in enumerate(tokens):
+        if not tok[0].isdigit() or re.fullmatch(YEAR, tok):
+            continue
+        taken = 0
+        for nxt in tokens[i + 1:i + 1 + reach]:
+            low = nxt.lower()
+            if nxt[0].isdigit() or low in _STOP or low in _MONTHS or len(low) < 3 or _MONTH_ABBREV.fullmatch(low):
+                break
+            out.add((tok, _stem(low)))
+            taken += 1
+    return out
 
 
 def missing_entities(sentence: str, evidence: str) -> set[str]:
@@ -336,9 +378,14 @@ def _ground_claim(claim: str, texts: dict[int, _Text], asked: _Text | None, lowe
     words = content_words(blanked)
     if not words and not set(names) - restated:
         return _ClaimGround(None, 1.0, frozenset())  # it only restates the question's names
+    # a count must be the passage's count of the same thing: "two members voted against" is not
+    # supported by a passage's "2 percent" and three names
+    counted = counts(claim) - (counts(asked.raw) if asked else set())
     best: tuple[float, int, int] | None = None
     for n, text in texts.items():
         if not set(names) <= text.keys or not _in_window(set(names), text, window):
+            continue
+        if not counted <= text.counted:
             continue
         score = (len(words & text.words) / len(words) if words else 1.0, int(n in prefer), -n)
         if best is None or score > best:
@@ -412,7 +459,11 @@ def cut_details(sentence: str, details: Iterable[str]) -> str:
     out = sentence
     lead = rf"(?:,\s*)?(?:\b{_PREPOSITIONS}\s+(?:the\s+)?)?"
     for key in details:
-        if key[0].isdigit():
+        if key[0].isdigit() and not re.fullmatch(YEAR, key) and not is_detail(key, out):
+            # a quantity goes with the range it bounds and its unit: "to 0 to 1/4 percent", not "0"
+            word = (rf"(?:\b{NUMBER}\s*(?:to|-|–|and)\s*)?\b{re.escape(key)}\b(?:\s*(?:to|-|–|and)\s*{NUMBER}\b)?"
+                    rf"(?:\s*(?:%|percent(?:age points?)?|per cent|basis points?)(?!\w))?")
+        elif key[0].isdigit():
             # a day goes with its month ("on November 23", "23 November"); a year alone ("..., 2024")
             word = (rf"(?:{_MONTH_WORD}\s+)?\b{re.escape(key)}(?:st|nd|rd|th)?\b(?:\s+{_MONTH_WORD})?"
                     if len(key) <= 2 else rf"\b{re.escape(key)}\b")
@@ -448,6 +499,15 @@ def verify_answer(text: str, evidence: dict[int, str], threshold: float, questio
             kept.append(CheckedSentence(plain, [], 1.0))
             continue
         g = ground(plain, evidence, question, cites, max_cited, window)
+        if plain.endswith(":"):
+            # the lead-in of a list ("The reductions described are as follows:"): its items carry the
+            # claims and citations; kept uncited if it is supported or only restates the question, and
+            # only before a kept item of its list (below)
+            if (g.citations and g.support >= threshold) or content_words(plain) <= content_words(question) | _LEAD_IN:
+                kept.append(CheckedSentence(plain, [], 1.0))
+            else:
+                dropped.append(sentence)
+            continue
         cut = False
         # a number restated from the question is its premise, not the model's claim: cut as a detail
         if g.unfound and all(key in asked or is_detail(key, plain) for key in g.unfound):
@@ -463,6 +523,9 @@ def verify_answer(text: str, evidence: dict[int, str], threshold: float, questio
             kept.append(CheckedSentence(plain, list(g.citations), g.support, repaired=set(g.citations) != set(cites), cut=cut))
         else:
             dropped.append(sentence)
+    # a list's lead-in stays only before a kept item of its list
+    kept = [k for i, k in enumerate(kept) if not (k.text.endswith(":") and not k.citations)
+            or (i + 1 < len(kept) and kept[i + 1].citations)]
     # "The documents do not say X. They say Y [1]." is a refusal with nearby facts; a refusal
     # sentence after cited facts is a partial answer, not a refusal.
     refused = bool(kept) and not kept[0].citations and is_refusal(kept[0].text)

@@ -196,3 +196,53 @@ def test_the_passage_header_dates_every_sentence_of_the_passage_but_its_day_does
     assert verify_answer("The training mentioned in the January 2023 report starts on 16 January [1].", ev, 0.5).sentences
     # the header's day is not a fact of that sentence: "12" is the report's date, not the training's end
     assert not verify_answer("The training starts on 16 January and ends on January 12 [1].", ev, 0.5).sentences
+
+
+def test_a_count_must_count_the_same_thing_in_the_passage():
+    # "two members" is not supported by a passage's "2 percent" beside three names
+    ev = {1: '[1] 3 May 2023 — "Statement" (s.txt) Inflation was 2 percent. Voting against the action were '
+             'Esther L. George, Loretta J. Mester and Eric Rosengren.'}
+    assert not verify_answer("Two members voted against the action [1].", ev, 0.5).sentences
+    assert verify_answer("Three members voted against the action [1].", {1: ev[1] + " 3 members voted against it."}, 0.5).sentences
+    # the counted word may come a few words after the number: "6 interregional agreements" holds "six agreements"
+    ev = {1: '[1] 30 June 2022 — "Forum" (f.txt) The regions signed 6 interregional agreements at the forum.'}
+    assert verify_answer("Six interregional agreements were signed at the forum [1].", ev, 0.5).sentences
+    assert verify_answer("The regions signed six agreements at the forum [1].", ev, 0.5).sentences
+    # a count restated from the question is its premise, not a claim the passage must count
+    q = "What did the two ministers sign at the forum?"
+    ev2 = {1: '[1] 30 June 2022 — "Forum" (f.txt) Lavrov and Makei signed 6 interregional agreements at the forum.'}
+    assert verify_answer("The two ministers signed 6 interregional agreements at the forum [1].", ev2, 0.5, question=q).sentences
+
+
+def test_counts_pair_a_number_with_the_word_it_counts():
+    from rag.verify import counts
+    assert counts("Three members dissented") == {("3", "member")}
+    # a year, a day of a month and a range bound count nothing
+    assert counts("On 23 November 2020 the range was 1/4 to 1/2 percent") == {("1/2", "percent")}
+
+
+def test_each_list_item_is_a_sentence_of_its_own():
+    text = "The ministers met in these cities:\n- Brest, Belarus [1].\n- Minsk, Belarus [2]\n1. Sochi, Russia [3]."
+    assert split_sentences(text) == ["The ministers met in these cities:", "Brest, Belarus [1].", "Minsk, Belarus [2]", "Sochi, Russia [3]."]
+    # a hyphen inside a line is no list marker
+    assert split_sentences("The range is 2-1/4 to 2-1/2 percent - as before.") == ["The range is 2-1/4 to 2-1/2 percent - as before."]
+
+
+def test_a_list_lead_in_stays_uncited_and_only_before_a_kept_item():
+    q = "Which counterparts did Lavrov meet, and where?"
+    text = "Lavrov's counterparts were as follows:\n- Lavrov met Ryzhenkov in Brest [1].\n- Lavrov met Makei in Minsk [2]."
+    v = verify_answer(text, EVIDENCE, 0.5, question=q)
+    assert [(s.text, s.citations) for s in v.sentences] == [
+        ("Lavrov's counterparts were as follows:", []), ("Lavrov met Ryzhenkov in Brest.", [1]), ("Lavrov met Makei in Minsk.", [2])]
+    # with no item left, the lead-in goes too: the answer is not a dangling "as follows:"
+    v = verify_answer("Lavrov's counterparts were as follows:\n- They ate borscht in Vitebsk [1].", EVIDENCE, 0.5, question=q)
+    assert not v.sentences
+    # a lead-in that makes a claim of its own must be supported like any sentence
+    v = verify_answer("Lavrov signed a treaty with Japan in Tokyo, namely:\n- Lavrov met Ryzhenkov in Brest [1].", EVIDENCE, 0.5, question=q)
+    assert [s.text for s in v.sentences] == ["Lavrov met Ryzhenkov in Brest."]
+
+
+def test_a_quantity_is_cut_with_its_range_and_unit():
+    from rag.verify import cut_details
+    assert cut_details("The Committee cut the range to 0 to 1/4 percent in March 2020.", ["1/4"]) == "The Committee cut the range in March 2020."
+    assert cut_details("Inflation rose by 2 percent.", ["2"]) == "Inflation rose."
