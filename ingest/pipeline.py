@@ -135,7 +135,8 @@ def prepare_document(path: Path, settings: Settings, source: str | None = None) 
         if date.year:
             meta["year"] = date.year
             meta["date_ord"] = date.ordinal
-    chunks = split_text(text, settings.chunk_size, settings.chunk_overlap, title=title)
+    chunks = split_text(text, settings.chunk_size, settings.chunk_overlap, title=title,
+                        min_chunk_chars=settings.min_chunk_chars)
     return PreparedDocument(source, title, text, chunks, meta, tuple(page_starts))
 
 

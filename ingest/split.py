@@ -55,8 +55,38 @@ def _paragraphs(text: str) -> list[tuple[int, int]]:
     return spans
 
 
-def split_text(text: str, chunk_size: int, chunk_overlap: int, title: str | None = None) -> list[Chunk]:
-    """Chunks of ``text`` with spans; headings (other than the title line) become chunk context."""
+def _merge_small(chunks: list[Chunk], text: str, min_chars: int) -> list[Chunk]:
+    """``chunks`` (in text order) with each body under ``min_chars`` joined to a neighbour: the one
+    before it in its section, else the next in its section, else the next section's first (a title
+    and dateline standing alone before the first heading), else the one before.
+
+    A passage of a title and a dateline ("Federal Reserve issues FOMC statement / March 21, 2018")
+    or of a paragraph's last sentence says almost nothing on its own, yet it matches a question's
+    words (the date) and takes one of the few places in the prompt. Neighbours are contiguous or
+    overlapping, so the joined body is still the exact span ``text[start:end]``; it keeps the heading
+    of its section's part (the first chunk's when it spans two). (Hand-written: LangChain's splitters
+    have no minimum size.)"""
+    out = list(chunks)
+    i = 0
+    while len(out) > 1 and i < len(out):
+        c = out[i]
+        if len(c.body) >= min_chars:
+            i += 1
+            continue
+        before = i > 0 and out[i - 1].heading == c.heading
+        after = i + 1 < len(out) and out[i + 1].heading == c.heading
+        j = i - 1 if before else i + 1 if after or i + 1 < len(out) else i - 1
+        a, b = out[min(i, j)], out[max(i, j)]
+        heading = a.heading if a.heading == b.heading or a is c else b.heading
+        out[min(i, j):max(i, j) + 1] = [Chunk(text[a.start:b.end], a.start, b.end, heading)]
+        i = min(i, j)
+    return out
+
+
+def split_text(text: str, chunk_size: int, chunk_overlap: int, title: str | None = None,
+               min_chunk_chars: int = 0) -> list[Chunk]:
+    """Chunks of ``text`` with spans; headings (other than the title line) become chunk context.
+    A chunk under ``min_chunk_chars`` is joined to a neighbour (see _merge_small)."""
     splitter = RecursiveCharacterTextSplitter(
         chunk_size=chunk_size,
         chunk_overlap=chunk_overlap,
@@ -95,7 +125,7 @@ def split_text(text: str, chunk_size: int, chunk_overlap: int, title: str | None
                 local = section.find(body)
             start = s_start + local
             chunks.append(Chunk(body=body, start=start, end=start + len(body), heading=heading))
-    return chunks
+    return _merge_small(chunks, text, min_chunk_chars) if min_chunk_chars else chunks
 
 
 def page_span(page_starts: list[tuple[int, int]] | tuple[tuple[int, int], ...], start: int, end: int) -> tuple[int, int] | None:

@@ -55,6 +55,9 @@ class Settings:
     # --- ingest
     chunk_size: int = 700  # characters; measured with the evals (see evals/report.md)
     chunk_overlap: int = 120
+    # a chunk shorter than this (a title and dateline, a paragraph's last sentence) is joined to its
+    # neighbour (ingest/split.py: _merge_small); 0 keeps every chunk the splitter makes
+    min_chunk_chars: int = 100
     max_file_bytes: int = 20 * 1024 * 1024  # larger files are refused with a clear message
     embed_batch_size: int = 32
     # None: a new store gets rag.embed.DEFAULT_ENCODER (onnx-int8), an existing one keeps the encoder it
@@ -173,6 +176,8 @@ class Settings:
             raise ValueError(f"chunk_size must be >= 100, got {self.chunk_size}")
         if not 0 <= self.chunk_overlap < self.chunk_size:
             raise ValueError("chunk_overlap must be >= 0 and smaller than chunk_size")
+        if not 0 <= self.min_chunk_chars < self.chunk_size:
+            raise ValueError(f"min_chunk_chars must be >= 0 and smaller than chunk_size, got {self.min_chunk_chars}")
         if self.top_k < 1 or self.candidates < self.top_k:
             raise ValueError("need 1 <= top_k <= candidates")
         if not 0.0 <= self.min_score <= 1.0:

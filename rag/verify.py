@@ -453,6 +453,16 @@ def is_detail(key: str, sentence: str) -> bool:
     return bool(re.search(rf"{_MONTH_WORD}\s+{k}\b|\b{k}(?:st|nd|rd|th)?\s+(?:of\s+)?{_MONTH_WORD}", sentence, re.IGNORECASE))
 
 
+def _quantity(key: str) -> str:
+    """Pattern of the quantity ``key`` (a number) with the range it bounds, its currency and unit:
+    "to 0 to 1/4 percent", "$3 billion", not the bare "0" or "3"."""
+    return (rf"(?:[$€£¥]\s*)?(?:\b{NUMBER}\s*(?:to|-|–|and)\s*)?\b{re.escape(key)}\b(?:\s*(?:to|-|–|and)\s*{NUMBER}\b)?"
+            rf"(?:\s*(?:%|percent(?:age points?)?|per cent|basis points?|thousand|million|billion|trillion|bn)(?!\w))?")
+
+
+_DETERMINERS = ("the", "a", "an", "its", "his", "her", "their", "this", "that")
+
+
 def cut_details(sentence: str, details: Iterable[str]) -> str:
     """``sentence`` without the words that state ``details`` (entity keys), with their preposition:
     "Lavrov met Makei in Minsk in 2020" minus {"2020"} → "Lavrov met Makei in Minsk"."""
@@ -460,20 +470,30 @@ def cut_details(sentence: str, details: Iterable[str]) -> str:
     lead = rf"(?:,\s*)?(?:\b{_PREPOSITIONS}\s+(?:the\s+)?)?"
     for key in details:
         if key[0].isdigit() and not re.fullmatch(YEAR, key) and not is_detail(key, out):
-            # a quantity goes with the range it bounds and its unit: "to 0 to 1/4 percent", not "0"
-            word = (rf"(?:\b{NUMBER}\s*(?:to|-|–|and)\s*)?\b{re.escape(key)}\b(?:\s*(?:to|-|–|and)\s*{NUMBER}\b)?"
-                    rf"(?:\s*(?:%|percent(?:age points?)?|per cent|basis points?)(?!\w))?")
+            word = _quantity(key)
         elif key[0].isdigit():
             # a day goes with its month ("on November 23", "23 November"); a year alone ("..., 2024")
             word = (rf"(?:{_MONTH_WORD}\s+)?\b{re.escape(key)}(?:st|nd|rd|th)?\b(?:\s+{_MONTH_WORD})?"
                     if len(key) <= 2 else rf"\b{re.escape(key)}\b")
         else:
             word = rf"\b{re.escape(key)}(?:’s|'s)?\b"
+        # a detail that qualifies the next word goes alone: "according to the 2022 overview" → "according
+        # to the overview", "at the Brest meeting" → "at the meeting", not "according overview"
+        modifier = (r"(?:" + "|".join(rf"(?<=\b{d} )" for d in _DETERMINERS) + rf"){word}"
+                    rf"(?=\s+(?!{_PREPOSITIONS}\b)[a-z])")
+        day = key[0].isdigit() and len(key) <= 2
         pattern = lead + word + r"(?:\s*,)?"
         if not re.search(pattern, out, flags=re.IGNORECASE):
             out = normalise_numbers(out)  # a number the sentence writes in words ("in twenty twenty")
-        out = re.sub(pattern, " ", out, count=1, flags=re.IGNORECASE)
+        if not day and re.search(modifier, out, flags=re.IGNORECASE):
+            out = re.sub(modifier, " ", out, count=1, flags=re.IGNORECASE)
+        elif day and re.search(pattern + rf"\s*{YEAR}\b", out, flags=re.IGNORECASE):
+            out = re.sub(pattern + rf"\s*(?={YEAR}\b)", " in ", out, count=1, flags=re.IGNORECASE)  # "on November 23, 2020" → "in 2020"
+        else:
+            out = re.sub(pattern, " ", out, count=1, flags=re.IGNORECASE)
     out = re.sub(r"\s+([.,;!?])", r"\1", re.sub(r"\s{2,}", " ", out)).strip(" ,;")
+    if sentence[:1].isupper() and out[:1].islower():
+        out = out[0].upper() + out[1:]  # "In 2021 the delegations ..." → "The delegations ..."
     return out
 
 

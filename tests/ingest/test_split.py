@@ -51,3 +51,22 @@ def test_page_span_maps_a_chunk_to_its_first_and_last_page():
     assert page_span(starts, 50, 140) == (2, 5)
     assert page_span(starts, 120, 130) == (5, 5)
     assert page_span([], 0, 10) is None
+
+
+def test_a_chunk_too_small_to_say_anything_joins_its_neighbour():
+    # a title and dateline standing alone before a heading, as press releases start
+    text = ("Agency issues statement\nMarch 21, 2018\n\nFor release at 2:00 p.m. EDT\n\n"
+            + " ".join(f"The committee decided matter number {i} today." for i in range(30)))
+    plain = split_text(text, 300, 60)
+    assert plain[0].body == "Agency issues statement\nMarch 21, 2018"  # what the splitter alone gives
+    chunks = split_text(text, 300, 60, min_chunk_chars=100)
+    assert chunks[0].body.startswith("Agency issues statement") and "matter number 0 " in chunks[0].body
+    assert all(len(c.body) >= 100 for c in chunks)
+    for c in chunks:
+        assert text[c.start:c.end] == c.body
+    # a short last piece of a section joins the chunk before it, under the same heading
+    text = "Heading\n\n" + " ".join(f"Sentence number {i} is here." for i in range(20)) + "\n\nNext part\n\nTail."
+    chunks = split_text(text, 300, 60, min_chunk_chars=100)
+    assert chunks[-1].body.endswith("Tail.") and all(len(c.body) >= 100 for c in chunks)
+    # a document that is one short chunk stays one chunk
+    assert [c.body for c in split_text("Only this.", 300, 60, min_chunk_chars=100)] == ["Only this."]

@@ -246,3 +246,17 @@ def test_a_quantity_is_cut_with_its_range_and_unit():
     from rag.verify import cut_details
     assert cut_details("The Committee cut the range to 0 to 1/4 percent in March 2020.", ["1/4"]) == "The Committee cut the range in March 2020."
     assert cut_details("Inflation rose by 2 percent.", ["2"]) == "Inflation rose."
+    assert cut_details("Putin promised Belarus a $3 billion loan.", ["3"]) == "Putin promised Belarus a loan."
+
+
+def test_a_cut_leaves_a_sentence_that_reads():
+    from rag.verify import cut_details
+    # a detail that qualifies a word goes alone, its preposition stays with the word
+    assert cut_details("According to the 2022 overview, Belarus marked 31 years.", ["2022"]) == "According to the overview, Belarus marked 31 years."
+    assert cut_details("At the Brest meeting, Lavrov spoke.", ["Brest"]) == "At the meeting, Lavrov spoke."
+    # a day goes with its month; the year after it stays as "in YEAR"
+    assert cut_details("Lavrov met Makei on November 23, 2020 in Minsk.", ["23"]) == "Lavrov met Makei in 2020 in Minsk."
+    assert cut_details("Lavrov met Makei on 23 November in Minsk.", ["23"]) == "Lavrov met Makei in Minsk."
+    # a sentence that began with the cut words still begins with a capital
+    assert cut_details("In 2021 the delegations signed 3 documents.", ["2021"]) == "The delegations signed 3 documents."
+    assert cut_details("Lavrov met Makei in Brest last year.", ["Brest"]) == "Lavrov met Makei last year."
