@@ -285,12 +285,15 @@ def _capped(ranked: list[Passage], top_k: int, per_source: int) -> list[Passage]
     return out + [p for p in ranked if p not in out][: top_k - len(out)]
 
 
-# A new part of a compound question starts after ", and" / "; " / " and " with a question word:
-# "Which charter did they discuss, and what did Lavrov say about nuclear weapons?"
-_PART_BREAK = re.compile(
-    r"\s*(?:[,;]\s*(?:and\s+|but\s+)?|\s+(?:and|but)\s+)"
-    r"(?=(?:what|which|who|whom|whose|when|where|why|how|did|does|do|is|was|were|are|has|have|had)\b)",
-    re.IGNORECASE)
+# A new part of a compound question starts with a question word after "and"/"but" ("..., and what did
+# Lavrov say about nuclear weapons?"), also behind a preposition ("..., and at which memorial did he
+# lay flowers?", "... and with what share of the vote?"), or after ","/";" alone ("Who chaired the
+# meeting; who dissented?"). After a bare comma a preposition starts a relative clause, not a part
+# ("the conference, at which Belarus launched the Charter"), so it does not break there.
+_QUESTION_WORD = r"(?:what|which|who|whom|whose|when|where|why|how|did|does|do|is|was|were|are|has|have|had)\b"
+_PART_PREPOSITION = r"(?:at|in|on|from|with|since|for|to|by|of|under|after|before|during|through|until|against)\s+"
+_PART_BREAK = re.compile(rf"\s*[,;]?\s*\b(?:and|but)\s+(?=(?:{_PART_PREPOSITION})?{_QUESTION_WORD})"
+                         rf"|\s*[,;]\s*(?={_QUESTION_WORD})", re.IGNORECASE)
 
 
 def question_parts(question: str) -> list[str]:

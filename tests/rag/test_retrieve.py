@@ -52,6 +52,12 @@ def test_compound_questions_are_split_into_parts_that_keep_their_names():
     assert question_parts("Which charter did Lavrov discuss in Brest, and what did he say about nuclear weapons?") == [
         "Which charter did Lavrov discuss in Brest", "what did he say about nuclear weapons? Lavrov Brest"]
     assert question_parts("Who chaired the meeting; who dissented?")[1].startswith("who dissented")
+    # a part may start with a preposition after "and" ...
+    assert question_parts("From what date did he decide, and at which memorial did he lay flowers?") == [
+        "From what date did he decide", "at which memorial did he lay flowers?"]
+    assert len(question_parts("Who won the election, and with what share of the vote?")) == 2
+    # ... but after a bare comma a preposition starts a relative clause, not a new part
+    assert len(question_parts("Who was Chair at the September 2016 meeting, at which Powell voted with the majority?")) == 1
 
 
 def test_each_part_of_a_compound_question_gets_a_passage(seed_store):
