@@ -119,7 +119,7 @@ class Briefer:
             evidence = {n: evidence_text(n, p) for n, p in zip(nums, passages)}
             raw = "\n".join(_bullet_line(line) for line in raw.splitlines() if line.strip())
             checked = verify_answer(raw, evidence, self.settings.support_threshold)
-            per_doc.append([s for s in checked.sentences if s.citations])
+            per_doc.append([s for s in checked.sentences if s.citations and not _says_only_header(s, passages[0])])
             numbered_per_doc.append(list(zip(nums, passages)))
         # Every mapped document is on the topic (see gather), so each keeps a share of the bullets:
         # a plain cut in date order dropped the last documents' bullets (--all lost the Brest visit).
@@ -134,7 +134,8 @@ class Briefer:
             out = self.reduce_chain.invoke({"topic": label, "bullets": bullet_text}, config)
             lead_raw = _lead(out)
             evidence = {n: evidence_text(n, p) for n, p in enumerate(numbered, start=1)}
-            lead = [s for s in verify_answer(lead_raw, evidence, self.settings.support_threshold).sentences if s.citations]
+            lead = [s for s in verify_answer(lead_raw, evidence, self.settings.support_threshold).sentences if s.citations
+                    and not any(_repeats(s, b) for b in sentences)]
         room = self.settings.brief_max_bullets - len(shared)
         if topic and self.settings.brief_fill_quotes and room > 0:
             # the room the model's bullets leave is filled with the documents' own sentences on the
@@ -296,6 +297,22 @@ def _bullet_line(line: str) -> str:
     """One bullet per sentence: strip list markers so the verifier sees plain sentences."""
     line = re.sub(r"^\s*(?:[-*•]|\d+[.)])\s*", "", line.strip())
     return line if re.search(r"[.!?](?:\s*\[\d+\])*$|\]$", line) else line + "."
+
+
+def _says_only_header(s: CheckedSentence, passage: Passage) -> bool:
+    """Does bullet ``s`` say nothing but its document's title and date ("The FOMC issued a statement
+    on March 15, 2020" under "Federal Reserve issues FOMC statement", 15 March 2020)? The source list
+    says that already; such a bullet takes the place of a fact."""
+    header = content_words(f"{passage.meta.get('title', '')} {passage.meta.get('date_label', '')}")
+    words = content_words(s.text)
+    return bool(words) and words <= header
+
+
+def _repeats(lead: CheckedSentence, bullet: CheckedSentence) -> bool:
+    """Is the lead sentence a copy of a bullet (its content words all the bullet's)? A lead that
+    repeats a bullet word for word summarises nothing."""
+    words = content_words(lead.text)
+    return bool(words) and words <= content_words(bullet.text)
 
 
 def _lead(text: str) -> str:

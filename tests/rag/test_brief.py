@@ -269,3 +269,24 @@ def test_room_left_by_the_bullets_is_filled_with_quoted_sentences_on_the_topic(s
         assert any(w.lower() in text.lower() for w in ("Lavrov", "Ryzhenkov", "Brest", "meeting"))
     # no quote repeats a bullet
     assert not any(re.sub(r"\s*\[\d+\]\.?$", "", q).strip("“”") in b for q in quotes for b in without.bullets)
+
+
+def test_a_bullet_that_only_restates_the_document_header_is_no_fact():
+    from rag.brief import _says_only_header
+    from rag.verify import CheckedSentence
+    p = Passage(StoredChunk("c", "x", {"title": "Federal Reserve issues FOMC statement", "date_label": "15 March 2020"}), 1.0)
+    assert _says_only_header(CheckedSentence("The FOMC issued a statement on March 15, 2020.", [1], 1.0), p)
+    assert not _says_only_header(CheckedSentence("The FOMC lowered the target range to 0 to 1/4 percent.", [1], 1.0), p)
+
+
+def test_a_lead_that_copies_a_bullet_is_left_out(seed_store):
+    from rag.brief import _repeats
+    from rag.verify import CheckedSentence
+    bullet = CheckedSentence("Lavrov met Ryzhenkov in Brest on 22 November.", [1], 1.0)
+    assert _repeats(CheckedSentence("Lavrov met Ryzhenkov in Brest.", [1], 1.0), bullet)
+    assert not _repeats(CheckedSentence("Lavrov visited Belarus twice, meeting Ryzhenkov and Makei.", [1, 2], 1.0), bullet)
+    # the fake model's lead is its first bullet word for word: the briefing shows no lead then
+    briefer, _ = _briefer(seed_store)
+    result = briefer.briefing(None)
+    body = result.markdown.split("\n## Sources")[0].splitlines()
+    assert body[1] == "" and body[2].startswith("- ")
