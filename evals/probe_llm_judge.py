@@ -105,13 +105,15 @@ def main() -> None:
     ap.add_argument("--split", choices=["dev", "test", "all"], default="dev")
     ap.add_argument("--limit", type=int, default=0, help="only the first N cases (a quick check)")
     args = ap.parse_args()
-    threshold = Settings.from_env().support_threshold
+    settings = Settings.from_env()
+    threshold = settings.support_threshold
     cases = sorted((c for c in load_cases() if args.split == "all" or c["split"] == args.split),
                    key=lambda c: json.dumps(c["evidence"], sort_keys=True))[:args.limit or None]
     rows = []
     for c, score in zip(cases, judge_cases(cases, args.variant)):
         evidence = {int(n): t for n, t in c["evidence"].items()}
-        found = not ground(strip_citations(c["sentence"]), evidence, c["question"]).unfound
+        found = not ground(strip_citations(c["sentence"]), evidence, c["question"],
+                           max_cited=settings.max_cited, window=settings.support_window).unfound
         rows.append({"supported": c["supported"], "score": score, "lexical": kept_as_written(c, threshold)[0], "found": found})
     print(f"cases {len(rows)}; AUC {_auc(rows):.3f}; AUC among lexically kept {_auc([r for r in rows if r['lexical']]):.3f}")
     for label in (True, False):

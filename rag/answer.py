@@ -143,9 +143,12 @@ def citation_marks(numbers: Iterable[int]) -> str:
 def with_marks(text: str, numbers: Sequence[int]) -> str:
     """``text`` with the :func:`citation_marks` of ``numbers`` before its closing punctuation
     ("Lavrov met Makei [1][2]."; a sentence without one is closed with "."); ``text`` unchanged
-    when ``numbers`` is empty. The one place answers, briefings and timelines put marks in a sentence."""
+    when ``numbers`` is empty. A sentence whose stop is inside a closing quotation mark takes the marks
+    after it and no second stop ("“… outlook.” [3]"). The one place answers, briefings and timelines put marks in a sentence."""
     if not numbers:
         return text
+    if re.search(r"[.!?…][”»\"’]$", text.rstrip()):
+        return f"{text.rstrip()} {citation_marks(numbers)}"
     m = re.match(r"^(.*?)([.!?]*)$", text, re.S)
     assert m is not None  # the pattern matches every string
     return f"{m.group(1)} {citation_marks(numbers)}{m.group(2) or '.'}"

@@ -145,8 +145,7 @@ class Briefer:
             sentences = [s for _, s in shared]
         order, citations = renumber(lead + sentences, numbered)
         def cite(s: CheckedSentence) -> str:
-            text = with_marks(s.text.strip(), [order[n] for n in s.citations])
-            return text[:-1] if s.text.strip().endswith("”") and text.endswith("].") else text  # “…” [3], no stray stop
+            return with_marks(s.text.strip(), [order[n] for n in s.citations])
         bullets = [cite(s) for s in sentences]
         md = [f"# {title}", ""]
         if lead:

@@ -104,6 +104,9 @@ def test_with_marks_and_renumber_are_the_one_home_of_citation_marks(seed_store):
     assert with_marks("Did he?!", [3]) == "Did he [3]?!"
     assert with_marks("No end mark", [1]) == "No end mark [1]."
     assert with_marks("Uncited.", []) == "Uncited."
+    # a quotation keeps its closing mark last before the marks, with no stop added after them
+    assert with_marks("“The economy is strong.”", [3]) == "“The economy is strong.” [3]"
+    assert with_marks("He called it “a dictate”", [1]) == "He called it “a dictate” [1]."
     passages = Answerer(seed_store, QueuedChatModel(answers=["x"])).retrieve("Who did Lavrov meet in Brest?").passages
     sentences = [CheckedSentence("a", [3], 1.0), CheckedSentence("b", [1, 3], 1.0), CheckedSentence("c", [], 0.0)]
     order, citations = renumber(sentences, passages)
