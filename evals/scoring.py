@@ -192,11 +192,16 @@ def aggregate(scores: list[QuestionScore]) -> dict[str, Any]:
     return figures
 
 
+def _corpus_split(item: Any) -> tuple[str, str]:
+    return (item["corpus"], item["split"]) if isinstance(item, dict) else (item.corpus, item.split)
+
+
 def groups(scores: list[Any]) -> dict[str, list[Any]]:
-    """Scores by ``corpus/split`` (e.g. ``seeds/dev``), in a stable order, for side-by-side figures."""
+    """Scores (or dict records with "corpus" and "split", such as labelled verifier cases) by
+    ``corpus/split`` (e.g. ``seeds/dev``), in a stable order, for side-by-side figures."""
     out: dict[str, list[Any]] = {}
-    for s in sorted(scores, key=lambda s: (s.corpus != "seeds", s.corpus, SPLITS.index(s.split))):
-        out.setdefault(f"{s.corpus}/{s.split}", []).append(s)
+    for s in sorted(scores, key=lambda s: (_corpus_split(s)[0] != "seeds", _corpus_split(s)[0], SPLITS.index(_corpus_split(s)[1]))):
+        out.setdefault("/".join(_corpus_split(s)), []).append(s)
     return out
 
 

@@ -17,7 +17,7 @@ import json
 
 import pytest
 from harness import RESULTS
-from scoring import EVALS
+from scoring import EVALS, SPLITS, groups
 
 from rag.config import Settings
 from rag.verify import verify_answer
@@ -75,10 +75,7 @@ def verifier_figures():
     if not cases:
         pytest.skip(f"no labelled cases in {CASES_FILE.name}")
     threshold = Settings.from_env().support_threshold
-    by_group: dict[str, list[dict]] = {}
-    for c in sorted(cases, key=lambda c: (c["corpus"] != "seeds", c["corpus"], c["split"])):
-        by_group.setdefault(f"{c['corpus']}/{c['split']}", []).append(c)
-    figures = {g: classifier_figures(cs, threshold) for g, cs in by_group.items()}
+    figures = {g: classifier_figures(cs, threshold) for g, cs in groups(cases).items()}
     figures["all"] = classifier_figures(cases, threshold)
     RESULTS["verifier"] = figures
     return figures
@@ -90,7 +87,7 @@ def test_labelled_cases_are_well_formed():
         pytest.skip(f"no labelled cases in {CASES_FILE.name}")
     for c in cases:
         assert isinstance(c["supported"], bool), c["id"]
-        assert c["split"] in ("dev", "test") and c["evidence"] and c["sentence"].strip(), c["id"]
+        assert c["split"] in SPLITS and c["evidence"] and c["sentence"].strip(), c["id"]
     assert len({c["id"] for c in cases}) == len(cases)
 
 
