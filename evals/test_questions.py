@@ -41,10 +41,12 @@ FLOORS = {
 # 0.435, 0.833, 0.905; fomc/test 0.522, 0.846, 0.95).
 # Raised 2026-12-02 (seeds/test 0.464, fomc/dev 0.435, fomc/test 0.565 with the verifier's number,
 # stem and header rules; two questions of margin): 0.35 -> 0.39, 0.34 -> 0.35, 0.43 -> 0.47.
+# Raised 2026-12-03 (CI run of 8c61a40: seeds/test 0.5, fomc/test 0.609 with count binding and
+# preposition-led question parts; two questions of margin): 0.39 -> 0.42, 0.47 -> 0.52.
 GROUP_FLOORS: dict[str, dict[str, float]] = {
-    "seeds/test": {"fact_pass_rate": 0.39, "citation_validity": 0.90, "retrieval_recall": 0.90},
+    "seeds/test": {"fact_pass_rate": 0.42, "citation_validity": 0.90, "retrieval_recall": 0.90},
     "fomc/dev": {"fact_pass_rate": 0.35, "citation_validity": 0.70, "retrieval_recall": 0.85},
-    "fomc/test": {"fact_pass_rate": 0.47, "citation_validity": 0.70, "retrieval_recall": 0.88},
+    "fomc/test": {"fact_pass_rate": 0.52, "citation_validity": 0.70, "retrieval_recall": 0.88},
 }
 
 SUPPORT_COSINE = 0.6
