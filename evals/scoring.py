@@ -200,8 +200,9 @@ def groups(scores: list[Any]) -> dict[str, list[Any]]:
     """Scores (or dict records with "corpus" and "split", such as labelled verifier cases) by
     ``corpus/split`` (e.g. ``seeds/dev``), in a stable order, for side-by-side figures."""
     out: dict[str, list[Any]] = {}
-    for s in sorted(scores, key=lambda s: (_corpus_split(s)[0] != "seeds", _corpus_split(s)[0], SPLITS.index(_corpus_split(s)[1]))):
-        out.setdefault("/".join(_corpus_split(s)), []).append(s)
+    keyed = [(_corpus_split(s), s) for s in scores]
+    for (corpus, split), s in sorted(keyed, key=lambda cs: (cs[0][0] != "seeds", cs[0][0], SPLITS.index(cs[0][1]))):
+        out.setdefault(f"{corpus}/{split}", []).append(s)
     return out
 
 

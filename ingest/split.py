@@ -73,9 +73,7 @@ def _merge_small(chunks: list[Chunk], text: str, min_chars: int) -> list[Chunk]:
         if len(c.body) >= min_chars:
             i += 1
             continue
-        before = i > 0 and out[i - 1].heading == c.heading
-        after = i + 1 < len(out) and out[i + 1].heading == c.heading
-        j = i - 1 if before else i + 1 if after or i + 1 < len(out) else i - 1
+        j = i - 1 if i > 0 and out[i - 1].heading == c.heading else i + 1 if i + 1 < len(out) else i - 1
         a, b = out[min(i, j)], out[max(i, j)]
         heading = a.heading if a.heading == b.heading or a is c else b.heading
         out[min(i, j):max(i, j) + 1] = [Chunk(text[a.start:b.end], a.start, b.end, heading)]

@@ -41,7 +41,7 @@ from typing import Iterable
 
 from wordfreq import zipf_frequency
 
-from rag.dates import MONTH_ABBREVIATIONS, MONTH_NAMES, MONTH_STEMS, YEAR
+from rag.dates import MONTH_ABBREVIATIONS, MONTH_NAMES, MONTH_STEMS, MONTHS, YEAR
 from rag.prompts import PASSAGE_HEADER
 
 CITATION = re.compile(r"\[(\d+(?:\s*[,;]\s*\d+)*)\]")
@@ -66,7 +66,6 @@ _STOP = set(
     documents document passage passages mr mrs ms""".split()
 )
 _MONTHS = frozenset(name.lower() for name in MONTH_NAMES)
-_MONTH_ABBREV = re.compile(rf"(?:{MONTH_STEMS})")
 # In the premise check a capitalised word is a name only if it is rare as an English word: adjectives
 # of nationality ("American" 5.5), titles ("President" 5.5, "Chair" 4.7) and other common words
 # capitalised in a question are not names that a false premise pairs. Zipf scale (wordfreq): 4.5 is
@@ -267,13 +266,11 @@ def counts(text: str, reach: int = 1) -> set[tuple[str, str]]:
     for i, tok in enumerate(tokens):
         if not tok[0].isdigit() or re.fullmatch(YEAR, tok):
             continue
-        taken = 0
         for nxt in tokens[i + 1:i + 1 + reach]:
             low = nxt.lower()
-            if nxt[0].isdigit() or low in _STOP or low in _MONTHS or len(low) < 3 or _MONTH_ABBREV.fullmatch(low):
+            if nxt[0].isdigit() or low in _STOP or low in MONTHS or len(low) < 3:
                 break
             out.add((tok, _stem(low)))
-            taken += 1
     return out
 
 
@@ -469,19 +466,19 @@ def cut_details(sentence: str, details: Iterable[str]) -> str:
     out = sentence
     lead = rf"(?:,\s*)?(?:\b{_PREPOSITIONS}\s+(?:the\s+)?)?"
     for key in details:
+        day = key[0].isdigit() and len(key) <= 2
         if key[0].isdigit() and not re.fullmatch(YEAR, key) and not is_detail(key, out):
             word = _quantity(key)
         elif key[0].isdigit():
             # a day goes with its month ("on November 23", "23 November"); a year alone ("..., 2024")
             word = (rf"(?:{_MONTH_WORD}\s+)?\b{re.escape(key)}(?:st|nd|rd|th)?\b(?:\s+{_MONTH_WORD})?"
-                    if len(key) <= 2 else rf"\b{re.escape(key)}\b")
+                    if day else rf"\b{re.escape(key)}\b")
         else:
             word = rf"\b{re.escape(key)}(?:’s|'s)?\b"
         # a detail that qualifies the next word goes alone: "according to the 2022 overview" → "according
         # to the overview", "at the Brest meeting" → "at the meeting", not "according overview"
         modifier = (r"(?:" + "|".join(rf"(?<=\b{d} )" for d in _DETERMINERS) + rf"){word}"
                     rf"(?=\s+(?!{_PREPOSITIONS}\b)[a-z])")
-        day = key[0].isdigit() and len(key) <= 2
         pattern = lead + word + r"(?:\s*,)?"
         if not re.search(pattern, out, flags=re.IGNORECASE):
             out = normalise_numbers(out)  # a number the sentence writes in words ("in twenty twenty")
