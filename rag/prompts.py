@@ -1,7 +1,9 @@
 """Prompt files: ``prompts/NAME.md`` → a LangChain ChatPromptTemplate.
 
 A prompt file starts with ``#`` header lines saying what it is for, then ``=== system ===`` and
-``=== user ===`` sections. Passages are rendered here, each with its title, date and source.
+``=== user ===`` sections; ``=== assistant ===`` sections between them give worked examples (a user
+turn and the reply wanted), which stay in the fixed prefix whose KV state llama.cpp reuses. Passages
+are rendered here, each with its title, date and source.
 """
 from __future__ import annotations
 
@@ -15,20 +17,21 @@ from langchain_core.prompts import ChatPromptTemplate
 from rag.config import PROJECT_ROOT
 
 PROMPTS_DIR = PROJECT_ROOT / "prompts"
-_SECTION = re.compile(r"^=== (system|user) ===\s*$", re.MULTILINE)
+_SECTION = re.compile(r"^=== (system|user|assistant) ===\s*$", re.MULTILINE)
+_ROLES = {"system": "system", "user": "human", "assistant": "ai"}
 _FORGED_HEADER = re.compile(r"^\s*\[(\d+)\]", re.MULTILINE)
 
 
 @functools.lru_cache(maxsize=None)
 def load_prompt(name: str, directory: Path = PROMPTS_DIR) -> ChatPromptTemplate:
-    """Parse ``prompts/<name>.md`` into a chat prompt (system + human message)."""
+    """Parse ``prompts/<name>.md`` into a chat prompt (system, worked examples, human message)."""
     path = directory / f"{name}.md"
     text = path.read_text(encoding="utf-8")
     parts = _SECTION.split(text)
     # parts: [header, "system", body, "user", body]
     messages = []
     for role, body in zip(parts[1::2], parts[2::2]):
-        messages.append(("system" if role == "system" else "human", body.strip()))
+        messages.append((_ROLES[role], body.strip()))
     if not messages:
         raise ValueError(f"{path}: no '=== system ===' / '=== user ===' sections")
     return ChatPromptTemplate.from_messages(messages)
