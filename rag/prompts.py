@@ -42,7 +42,10 @@ def passage_header(n: int, meta: dict) -> str:
 
     The file name stays although it costs a dozen prompt tokens a passage: without it the briefing
     evals lost facts on the dev topics (b01, b03, b08; 2026-12-02), so it carries information the
-    small model uses (which passages come from one document).
+    small model uses (which passages come from one document). Left out of the answer prompt only, it
+    lost dev questions too: seeds dev 48 -> 43 passed of the first 59 (q12, q26, q39 lost; unanswerable
+    q48 and q54 answered; 2026-12-04, ``EVAL_SPLIT=dev pytest evals/test_questions.py``, run stopped
+    there).
     """
     date = meta.get("date_label") or "date unknown"
     return f'[{n}] {date} — "{meta.get("title", "untitled")}" ({meta.get("source", "?")})'
