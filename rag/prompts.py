@@ -28,7 +28,7 @@ def load_prompt(name: str, directory: Path = PROMPTS_DIR) -> ChatPromptTemplate:
     path = directory / f"{name}.md"
     text = path.read_text(encoding="utf-8")
     parts = _SECTION.split(text)
-    # parts: [header, "system", body, "user", body]
+    # parts: [header, "system", body, "user", body, ...] ("assistant", body pairs between user turns)
     messages = []
     for role, body in zip(parts[1::2], parts[2::2]):
         messages.append((_ROLES[role], body.strip()))
