@@ -83,7 +83,8 @@ class Settings:
     rrf_k: int = 60  # reciprocal rank fusion constant
     dense_weight: float = 1.0
     bm25_weight: float = 1.0
-    # at most this many of the top_k passages come from one document (0: no cap); see rag/retrieve.py
+    # at most this many of the top_k passages come from one document (0: no cap); see rag/retrieve.py.
+    # top_k 3 and max_per_source 3 were measured on dev and dropped (README, "retrieve")
     max_per_source: int = 2
     time_boost: float = 0.5  # added RRF mass for passages matching a year/month named in the question
     # Sentences of each passage shown to the model (rag/select.py): the best by the question's words,
