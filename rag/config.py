@@ -78,13 +78,14 @@ class Settings:
     # --- retrieval
     # Passages shown to the model. 4 rather than 5, measured with the evals: fact pass 0.656 -> 0.705,
     # generation 23.0 -> 17.3 s per question (prompt processing is most of it), recall@k 0.972 -> 0.949.
+    # 3 was measured on dev and dropped (README, "retrieve").
     top_k: int = 4
     candidates: int = 20  # per retriever before fusion
     rrf_k: int = 60  # reciprocal rank fusion constant
     dense_weight: float = 1.0
     bm25_weight: float = 1.0
     # at most this many of the top_k passages come from one document (0: no cap); see rag/retrieve.py.
-    # top_k 3 and max_per_source 3 were measured on dev and dropped (README, "retrieve")
+    # 3 was measured on dev and dropped (README, "retrieve").
     max_per_source: int = 2
     time_boost: float = 0.5  # added RRF mass for passages matching a year/month named in the question
     # Sentences of each passage shown to the model (rag/select.py): the best by the question's words,
