@@ -1,4 +1,4 @@
-"""Dates, month names and year patterns: the one home of every date rule, for ingest/ and rag/ alike.
+"""Dates, month names, year and number patterns: the one home of every date rule, for ingest/ and rag/ alike.
 
 The bottom layer (see ``[tool.importlinter]`` in pyproject.toml): it imports nothing of the project,
 so ingest (document dates, datelines) and rag (time hints in questions, the verifier's month keys,
@@ -11,6 +11,11 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+
+# A number as one token with its decimal part or fraction: "1.5", "1/4", "2-1/4" (a whole number and a
+# fraction, as rate ranges are written), so that "2-1/4 to 2-1/2" is not read as the digits 1, 2 and 4.
+# Shared by retrieval (BM25 tokens) and the verifier (names and numbers).
+NUMBER = r"\d+(?:[.,]\d+)?(?:-\d+/\d+|/\d+)?"
 
 MONTH_NAMES: tuple[str, ...] = ("January", "February", "March", "April", "May", "June", "July", "August",
                                 "September", "October", "November", "December")

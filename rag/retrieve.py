@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from rag.config import Settings
-from rag.dates import MONTH_NAMES, MONTH_WORD_TITLE, MONTHS, YEAR
+from rag.dates import MONTH_NAMES, MONTH_WORD_TITLE, MONTHS, NUMBER, YEAR
 from rag.store import Store, StoredChunk, document_order
 
 
@@ -133,6 +133,21 @@ class TimeHint:
         return ok
 
 
+# BM25 tokens: words of two or more letters (bm25s's default pattern) and numbers whole, one letter
+# or digit long too. The default drops every one-character token, so "0 to 1/4 percent", "2-1/4",
+# "$1.5 billion" and "3 documents" lost their numbers and matched every passage on the same words
+# (a number followed by letters, "25th", stays one token).
+BM25_TOKEN_PATTERN = rf"(?u)(?<![\w.,/-]){NUMBER}(?![\w/])|\b\w\w+\b"
+
+
+def bm25_tokenize(texts: list[str], stemmer: Any):
+    """``texts`` as bm25s tokens (English stop words out, Snowball stems, numbers kept whole)."""
+    import bm25s
+
+    return bm25s.tokenize(texts, token_pattern=BM25_TOKEN_PATTERN, stopwords="en", stemmer=stemmer,
+                          show_progress=False)
+
+
 class _Bm25Index:
     """bm25s index over every chunk in the store, rebuilt when the store changes."""
 
@@ -156,18 +171,16 @@ class _Bm25Index:
             model = None
             if chunks:
                 stemmer = Stemmer.Stemmer("english")
-                tokens = bm25s.tokenize([c.text for c in chunks], stopwords="en", stemmer=stemmer, show_progress=False)
+                tokens = bm25_tokenize([c.text for c in chunks], stemmer)
                 model = bm25s.BM25()
                 model.index(tokens, show_progress=False)
                 self.stemmer = stemmer
             self.chunks, self.model, self.key = chunks, model, key
 
     def search(self, query: str, k: int) -> list[tuple[StoredChunk, float]]:
-        import bm25s
-
         if self.model is None or not self.chunks:
             return []
-        tokens = bm25s.tokenize([query], stopwords="en", stemmer=self.stemmer, show_progress=False)
+        tokens = bm25_tokenize([query], self.stemmer)
         if not tokens.vocab:
             return []
         k = min(k, len(self.chunks))

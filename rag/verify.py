@@ -41,7 +41,7 @@ from typing import Iterable
 
 from wordfreq import zipf_frequency
 
-from rag.dates import MONTH_ABBREVIATIONS, MONTH_NAMES, MONTH_STEMS, MONTHS, YEAR
+from rag.dates import MONTH_ABBREVIATIONS, MONTH_NAMES, MONTH_STEMS, MONTHS, NUMBER, YEAR
 from rag.prompts import PASSAGE_HEADER
 
 CITATION = re.compile(r"\[(\d+(?:\s*[,;]\s*\d+)*)\]")
@@ -106,10 +106,6 @@ def _stem(word: str) -> str:
     return _stemmer().stemWord(word)
 
 
-# A number is one token with its decimal part or fraction: "1.5", "1/4", "2-1/4" (a whole number and a
-# fraction, as rate ranges are written), so that "2-1/4 to 2-1/2" is not matched by the digits 1, 2
-# and 4 scattered over a passage.
-NUMBER = r"\d+(?:[.,]\d+)?(?:-\d+/\d+|/\d+)?"
 _WORD = re.compile(rf"[A-Za-zÀ-ÿА-Яа-яЁё]+|{NUMBER}")
 
 

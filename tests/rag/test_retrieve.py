@@ -1,5 +1,6 @@
 import pytest
 
+from rag.config import Settings
 from rag.retrieve import Filters, Retriever, TimeHint
 
 
@@ -82,3 +83,35 @@ def test_lexical_search_is_the_bm25_half_and_holds_every_stored_chunk(seed_store
     assert 0 < len(hits) <= 3 and all(score > 0 for _, score in hits)
     assert [score for _, score in hits] == sorted((score for _, score in hits), reverse=True)
     assert any("Ryzhenkov" in chunk.text for chunk, _ in hits)
+
+
+def test_bm25_tokens_keep_numbers_whole():
+    import Stemmer
+
+    from rag.retrieve import bm25_tokenize
+
+    vocab = set(bm25_tokenize(["Lowered to 0 to 1/4 percent; 2-1/4 to 2-1/2; $1.5 billion; 3 documents; 25th; 1,000"],
+                              Stemmer.Stemmer("english")).vocab)
+    # bm25s's default pattern drops every one-character token: "0", "1/4" and "3" were invisible
+    assert {"0", "1/4", "2-1/4", "2-1/2", "1.5", "3", "25th", "1,000", "document"} <= vocab
+    assert "4" not in vocab and "1" not in vocab  # a fraction is not its digits
+
+
+def test_a_range_written_with_one_digit_numbers_is_found_by_bm25(tmp_path):
+    from ingest.pipeline import Ingestor
+    from rag.store import Store
+
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    # the same sentence but for the range: only the numbers tell these documents apart
+    for name, rng in (("a.txt", "1/4 to 1/2"), ("b.txt", "0 to 1/4"), ("c.txt", "2-1/4 to 2-1/2"), ("d.txt", "1-1/2 to 1-3/4")):
+        (docs / name).write_text(f"Statement {name[0]}\n\nThe Committee decided to set the target range for the "
+                                 f"federal funds rate to {rng} percent.\n", encoding="utf-8")
+    settings = Settings.from_env(store_dir=tmp_path / "store", chroma_url="")
+    store = Store(settings)
+    assert Ingestor(store, settings).run([docs], progress=False).ok
+    retriever = Retriever(store, settings)
+    for query, expected in (("target range of 0 to 1/4 percent", "b.txt"), ("range 2-1/4 to 2-1/2 percent", "c.txt")):
+        hits = retriever.lexical_search(query, k=4)
+        assert hits[0][0].metadata["source"] == expected
+        assert hits[0][1] > hits[1][1]  # a real margin, not a tie broken by order
