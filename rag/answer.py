@@ -415,7 +415,11 @@ class Answerer:
         asked = re.sub(_SLOT_WORDS, " ", question)  # "what date": the date is what the sentence should hold
         asked_words = content_words(asked)
         for i, p in enumerate(passages[:self.settings.quote_passages], start=1):
+            # a sentence that only repeats the document's title and date ("March 21, 2018") tells nothing
+            header_words = content_words(f"{p.meta.get('title', '')} {p.meta.get('date_label', '')}")
             for sent in body_sentences(p.chunk.body, p.meta.get("title")):
+                if content_words(sent) <= header_words:
+                    continue
                 if strict:
                     score = support(asked, sent)
                 else:

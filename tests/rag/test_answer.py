@@ -323,3 +323,26 @@ def test_page_labels():
     assert page_label(3, 4) == "pp. 3–4"
     c = Citation(n=1, source="a.pdf", title=None, date=None, chunk_id="x", text="t", page=2, page_end=5)
     assert c.page_label == "pp. 2–5" and c.to_json()["page"] == 2 and c.to_json()["page_end"] == 5
+
+
+def test_a_refusal_never_quotes_a_sentence_that_only_repeats_the_title_and_date(tmp_path):
+    # a press release's title and dateline match a question's date best, but quoted as "the closest
+    # passage" they tell the reader nothing: the refusal quotes a sentence with content instead
+    from ingest.pipeline import Ingestor
+    from rag.config import Settings
+    from rag.store import Store
+
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "statement.txt").write_text(
+        "Federal Reserve issues FOMC statement\nMarch 21, 2018\n\nFor release at 2:00 p.m. EDT\n\n"
+        "Housing activity slowed in recent months, the Committee noted. "
+        "The Committee decided to raise the target range for the federal funds rate to 1-1/2 to 1-3/4 percent.\n",
+        encoding="utf-8")
+    settings = Settings.from_env(store_dir=tmp_path / "store", chroma_url="")
+    store = Store(settings)
+    assert Ingestor(store, settings).run([docs], progress=False).ok
+    answerer, _ = make(store, "The documents do not say.")
+    ans = answerer.run("What happened to housing on March 21, 2018?")
+    assert ans.refused and ans.answer.startswith("The documents do not say.")
+    assert "“March 21, 2018”" not in ans.answer, ans.answer
