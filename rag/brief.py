@@ -197,7 +197,10 @@ class Briefer:
         block = format_passages((n, p.meta, p.chunk.text) for n, p in enumerate(passages, start=1))
         raw = self.event_chain.invoke({"passages": block}, config)
         evidence = {n: evidence_text(n, p) for n, p in enumerate(passages, start=1)}
-        checked = [s for s in verify_answer(raw, evidence, self.settings.support_threshold).sentences if s.citations]
+        # an event that says only its document's title and date ("The Federal Reserve issued a FOMC
+        # statement on September 21, 2016") is no event: the line's date and source say it already
+        checked = [s for s in verify_answer(raw, evidence, self.settings.support_threshold).sentences
+                   if s.citations and not _says_only_header(s, passages[s.citations[0] - 1])]
         if not checked:
             return None
         s = checked[0]

@@ -490,6 +490,31 @@ def cut_details(sentence: str, details: Iterable[str]) -> str:
     return out
 
 
+# A phrase of 12 or more characters said three or more times in a row: a small model caught in a loop
+# ("... at the invitation of his counterpart, Vladimir Putin, at the invitation of his counterpart,
+# Vladimir Putin, ..." until max_tokens). Every word of it is in the passage, so support alone keeps it.
+_LOOP = re.compile(r"(\b\S.{11,}?)(?:\s*\1){2,}", re.S)
+
+
+def collapse_repeats(text: str) -> str:
+    """``text`` with each phrase repeated three or more times in a row said once, and the cut-off copy
+    that trails the loop (where the output hit its token limit) dropped."""
+    out, pos = [], 0
+    for m in _LOOP.finditer(text):
+        unit = m.group(1)
+        out.append(text[pos:m.start()] + unit)
+        rest = text[m.end():]
+        lead = len(rest) - len(rest.lstrip())
+        common = 0
+        while common < min(len(unit), len(rest) - lead) and unit[common] == rest[lead + common]:
+            common += 1
+        pos = m.end() + (lead + common if common >= 12 else 0)
+    out.append(text[pos:])
+    collapsed = "".join(out)
+    # "... Vladimir Putin, [2]." → "... Vladimir Putin [2]."
+    return re.sub(r"[\s,;:]+(?=\[\d)", " ", collapsed) if collapsed != text else text
+
+
 def verify_answer(text: str, evidence: dict[int, str], threshold: float, question: str = "",
                   max_cited: int = 3, window: int = 3) -> Verification:
     """Check ``text`` against ``evidence`` (passage number → text used to judge support).
@@ -501,7 +526,7 @@ def verify_answer(text: str, evidence: dict[int, str], threshold: float, questio
     dropped: list[str] = []
     invalid: list[int] = []
     asked = entities(question) if question else set()
-    for sentence in split_sentences(text):
+    for sentence in split_sentences(collapse_repeats(text)):
         cites = citations_in(sentence)
         invalid.extend(n for n in cites if n not in evidence)
         cites = [n for n in cites if n in evidence]

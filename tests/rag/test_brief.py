@@ -290,3 +290,32 @@ def test_a_lead_that_copies_a_bullet_is_left_out(seed_store):
     result = briefer.briefing(None)
     body = result.markdown.split("\n## Sources")[0].splitlines()
     assert body[1] == "" and body[2].startswith("- ")
+
+
+def test_a_main_event_that_only_restates_the_document_header_is_no_event(seed_store):
+    from fakes import QueuedChatModel
+
+    source = "001_f63a187ba6a0d519.txt"
+    passages = [Passage(c, 1.0) for c in seed_store.chunks_of(source)[:2]]
+    title, date = passages[0].meta["title"], passages[0].meta["date_label"]
+    llm = QueuedChatModel(answers=[f"{title} on {date} [1].",
+                                   "Sergey Lavrov paid a working visit to Minsk [1]."])
+    briefer = Briefer(Answerer(seed_store, llm, seed_store.settings))
+    assert briefer._main_event(passages, None, 1) is None  # the title and date are the line's own
+    event = briefer._main_event(passages, None, 1)
+    assert event is not None and "working visit to Minsk" in event.text
+
+
+def test_a_model_caught_in_a_loop_is_verified_on_what_it_said_once():
+    from rag.verify import collapse_repeats, verify_answer
+
+    loop = ("Lukashenko met Vladimir Putin at the invitation of his counterpart, "
+            + "Vladimir Putin, at the invitation of his counterpart, " * 20 + "[1].")
+    assert collapse_repeats(loop) == "Lukashenko met Vladimir Putin at the invitation of his counterpart, Vladimir Putin [1]."
+    evidence = {1: '[1] date unknown — "Overview" (004.txt) Lukashenko met Vladimir Putin at the invitation of his counterpart.'}
+    kept = verify_answer(loop, evidence, 0.5).sentences
+    assert len(kept) == 1 and kept[0].text.count("invitation") == 1
+    # text without a loop is untouched, lists and ranges included
+    for text in ("Lavrov met Makei [1]. Lavrov met Makei again in 2022 [2].", "- George [1]\n- Mester [1]\n- Rosengren [1]",
+                 "The range rose to 1/4 to 1/2 percent, then to 1/2 to 3/4 percent [1]."):
+        assert collapse_repeats(text) == text
